@@ -1,0 +1,13 @@
+// The verbs of the avgzsl command line; each file cli/<verb>_command.cpp registers one.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace avgzsl::cli {
+
+void add_synth_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_evaluate_command(CLI::App& app);
+void add_ablate_command(CLI::App& app);
+
+}  // namespace avgzsl::cli

@@ -1,0 +1,25 @@
+// avgzsl: audio-visual generalized zero-shot video classification.
+// Only this file catches: library errors become one line "error: ..." and exit code 1.
+#include <cstdio>
+#include <exception>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"avgzsl: audio-visual (generalized) zero-shot video classification with CLIP and CLAP features"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "avgzsl 0.1.0");
+  avgzsl::cli::add_synth_command(app);
+  avgzsl::cli::add_train_command(app);
+  avgzsl::cli::add_evaluate_command(app);
+  avgzsl::cli::add_ablate_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

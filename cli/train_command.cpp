@@ -1,0 +1,33 @@
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "avgzsl/pipelines/training_run.h"
+#include "commands.h"
+#include "training_options.h"
+
+namespace avgzsl::cli {
+
+void add_train_command(CLI::App& app) {
+  struct Args {
+    TrainingOptions options;
+    std::string out;
+    bool force = false;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* c = app.add_subcommand("train", "run the two-stage protocol (stage 1, stage 2, test) on a native dataset");
+  args->options.add_to(c, /*with_stage=*/true);
+  c->add_option("--out", args->out, "run directory to create")->required();
+  c->add_flag("--force", args->force, "replace an existing run directory (only once the new run is complete)");
+  c->callback([args] {
+    const pipelines::TrainConfig config = args->options.resolve();
+    const auto result = pipelines::train_run(config, args->out, [](const std::string& line) { fmt::print("{}\n", line); },
+                                             args->force);
+    if (result.tested) {
+      fmt::print("\n{}", pipelines::format_result_table({{result.dataset_name + " (test)", {result.summary}}}));
+    }
+    fmt::print("run directory: {}\n", args->out);
+  });
+}
+
+}  // namespace avgzsl::cli

@@ -1,0 +1,61 @@
+#include "training_options.h"
+
+#include <memory>
+
+#include "avgzsl/io/atomic_file.h"
+
+namespace avgzsl::cli {
+
+namespace {
+
+// Binds an option to a value that is recorded under `key` only when the user gave it.
+template <typename T>
+std::function<void(nlohmann::json&)> bind(CLI::App* command, const std::string& key, const std::string& help) {
+  auto value = std::make_shared<T>();
+  CLI::Option* option = command->add_option("--" + key, *value, help);
+  return [option, value, key](nlohmann::json& out) {
+    if (option->count() > 0) out[key] = *value;
+  };
+}
+
+}  // namespace
+
+void TrainingOptions::add_to(CLI::App* c, bool with_stage) {
+  c->add_option("--config", config_file_, "JSON file with the same keys as these options (command line wins)");
+  collectors_.push_back(bind<std::string>(c, "data", "dataset directory in the native format"));
+  if (with_stage) collectors_.push_back(bind<std::string>(c, "stage", "1, 2 or all (default all)"));
+  collectors_.push_back(bind<int>(c, "epochs", "stage-1 epochs (default: paper setting, UCF 20, ActivityNet/VGGSound 15)"));
+  collectors_.push_back(bind<double>(c, "lr", "Adam learning rate (default: paper setting, UCF 7e-5, others 1e-4)"));
+  collectors_.push_back(bind<int>(c, "batch-size", "videos per batch (default 64)"));
+  collectors_.push_back(bind<int>(c, "batches-per-epoch", "batches per epoch (default 300)"));
+  collectors_.push_back(bind<uint64_t>(c, "seed", "random seed (default 42)"));
+  collectors_.push_back(bind<int>(c, "threads", "LibTorch threads, 0 = all cores (default 0)"));
+  collectors_.push_back(bind<std::string>(c, "modality", "audio, visual or both (default both)"));
+  collectors_.push_back(bind<std::string>(c, "labels", "clip, clap or both (default: matches the modality)"));
+  collectors_.push_back(bind<std::string>(c, "losses", "subset of ce,reg,rec (default ce,reg,rec)"));
+  collectors_.push_back(bind<double>(c, "weight-decay", "Adam weight decay (default 1e-5)"));
+  collectors_.push_back(bind<int>(c, "plateau-patience", "epochs without HM gain before the lr drops (default 3)"));
+  collectors_.push_back(bind<double>(c, "plateau-factor", "lr multiplier on a plateau (default 0.1)"));
+  collectors_.push_back(bind<int>(c, "hidden-dim", "hidden width of the model (default 512)"));
+  collectors_.push_back(bind<int>(c, "embedding-dim", "joint embedding size (default 64)"));
+  collectors_.push_back(bind<double>(c, "dropout", "dropout of every block (default 0.1)"));
+}
+
+pipelines::TrainConfig TrainingOptions::resolve() const {
+  pipelines::TrainConfig config;
+  if (!config_file_.empty()) {
+    nlohmann::json file;
+    try {
+      file = nlohmann::json::parse(io::read_file(config_file_));
+    } catch (const nlohmann::json::exception& e) {
+      throw std::runtime_error(config_file_ + ": not valid JSON (" + e.what() + ")");
+    }
+    pipelines::apply_json(config, file, config_file_);
+  }
+  nlohmann::json given = nlohmann::json::object();
+  for (const auto& collect : collectors_) collect(given);
+  pipelines::apply_json(config, given, "command line");
+  return config;
+}
+
+}  // namespace avgzsl::cli

@@ -1,0 +1,56 @@
+// One training stage of the protocol (METHOD §5): Adam, class-balanced batches, validation with
+// the beta search after every epoch, ReduceLROnPlateau on the validation HM.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "avgzsl/data/protocol_sets.h"
+#include "avgzsl/metrics/gzsl_evaluation.h"
+#include "avgzsl/models/clipclap.h"
+#include "avgzsl/pipelines/train_config.h"
+
+namespace avgzsl::pipelines {
+
+struct EpochRecord {
+  int stage = 1;
+  int epoch = 0;                 // 0-based, as the reference counts
+  double learning_rate = 0;      // in force during this epoch
+  double loss = 0;               // mean total loss over the epoch's batches
+  double cross_entropy = 0;
+  double regression = 0;
+  double reconstruction = 0;
+  metrics::GzslScores validation;  // best beta on the validation split after this epoch
+  double seconds = 0;
+};
+
+using StateDict = std::vector<std::pair<std::string, torch::Tensor>>;
+
+struct StageResult {
+  models::ClipClap model{nullptr};  // after the last epoch, in eval mode
+  std::vector<EpochRecord> epochs;
+  int best_epoch = -1;              // the reference's rule: first strictly better HM, and a
+                                    // leading HM of 0 is replaced by any later epoch
+  StateDict best_state;             // copy of the model at best_epoch
+};
+
+models::ClipClapOptions model_options(const TrainConfig& config, int64_t input_dim, int64_t text_dim);
+
+// Trains a fresh model for `epochs` epochs. `on_epoch` runs after each epoch's validation.
+// `progress_label` non-empty: a terminal progress line with that label.
+StageResult train_stage(int stage, const TrainingSet& train, const EvaluationSet& validation,
+                        const torch::Tensor& class_text, const TrainConfig& config, int epochs,
+                        const std::function<void(const EpochRecord&)>& on_epoch, const std::string& progress_label);
+
+// Distances [N, K] between the videos of `set` and its classes (sorted seen ∪ unseen), in eval mode.
+torch::Tensor split_distances(models::ClipClapImpl& model, const EvaluationSet& set, const torch::Tensor& class_text);
+
+// Best-beta evaluation over the reference's grid.
+metrics::GzslScores search_beta(models::ClipClapImpl& model, const EvaluationSet& set, const torch::Tensor& class_text);
+// Evaluation at a fixed beta.
+metrics::GzslScores evaluate_at(models::ClipClapImpl& model, const EvaluationSet& set, const torch::Tensor& class_text,
+                                float beta);
+
+}  // namespace avgzsl::pipelines

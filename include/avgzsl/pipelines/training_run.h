@@ -1,0 +1,47 @@
+// `avgzsl train` and `avgzsl evaluate`: the protocol with a run directory on disk.
+//
+//   RUN_DIR/config.json              the resolved configuration (valid input for --config)
+//   RUN_DIR/train.log                everything printed, with timestamps
+//   RUN_DIR/stage1.{safetensors,json} best stage-1 epoch (checkpoint + epoch, beta, scores)
+//   RUN_DIR/stage2.{safetensors,json} stage-2 model after best_epoch + 1 epochs
+//   RUN_DIR/validation_metrics.csv   one row per epoch of both stages
+//   RUN_DIR/test_per_class.csv       per-class test accuracies (GZSL and ZSL)
+//   RUN_DIR/results.json             final numbers
+//
+// A run directory appears only when complete: `--stage all|1` build it under RUN_DIR.partial and
+// rename it at the end; `--stage 2` adds stage-2 files to an existing stage-1 run, each written
+// atomically, results.json last.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "avgzsl/pipelines/protocol.h"
+#include "avgzsl/pipelines/train_config.h"
+
+namespace avgzsl::pipelines {
+
+using LineSink = std::function<void(const std::string&)>;
+
+struct TrainRunResult {
+  bool tested = false;       // false after --stage 1
+  ProtocolSummary summary;   // validation always; test when `tested`
+  std::string dataset_name;
+};
+
+// Validates the dataset, the configuration and the output directory before any training.
+// `config` must already hold command-line and config-file values; paper defaults are applied
+// here from the dataset name. Lines meant for the user go to `print` and to train.log.
+TrainRunResult train_run(TrainConfig config, const std::filesystem::path& run_dir, const LineSink& print,
+                         bool replace_existing = false);
+
+// Re-evaluates a finished run from its checkpoints (and its dataset, or `data` if given).
+TrainRunResult evaluate_run(const std::filesystem::path& run_dir, const std::optional<std::string>& data,
+                            int threads);
+
+// Reads RUN_DIR/config.json; throws std::runtime_error naming the file.
+TrainConfig load_run_config(const std::filesystem::path& run_dir);
+
+}  // namespace avgzsl::pipelines

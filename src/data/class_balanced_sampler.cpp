@@ -1,0 +1,37 @@
+#include "avgzsl/data/class_balanced_sampler.h"
+
+#include <map>
+#include <stdexcept>
+
+namespace avgzsl {
+
+ClassBalancedSampler::ClassBalancedSampler(const torch::Tensor& labels, uint64_t seed) : rng_(seed) {
+  TORCH_CHECK(labels.dim() == 1 && labels.scalar_type() == torch::kInt64,
+              "Expected int64 labels of shape [N], but got ", labels.scalar_type(), " ", labels.sizes());
+  if (labels.size(0) == 0) throw std::invalid_argument("cannot sample batches from an empty training set");
+  const torch::Tensor contiguous = labels.contiguous();
+  const auto* y = contiguous.data_ptr<int64_t>();
+  std::map<int64_t, std::vector<int64_t>> by_class;  // ordered by class id: deterministic
+  for (int64_t i = 0; i < contiguous.size(0); ++i) by_class[y[i]].push_back(i);
+  for (auto& [cls, members] : by_class) videos_by_class_.push_back(std::move(members));
+}
+
+uint64_t ClassBalancedSampler::uniform_below(uint64_t n) {
+  const uint64_t limit = std::numeric_limits<uint64_t>::max() - std::numeric_limits<uint64_t>::max() % n;
+  uint64_t x = 0;
+  do {
+    x = rng_();
+  } while (x >= limit);
+  return x % n;
+}
+
+std::vector<int64_t> ClassBalancedSampler::next_batch(int64_t batch_size) {
+  std::vector<int64_t> batch(static_cast<size_t>(batch_size));
+  for (auto& index : batch) {
+    const auto& members = videos_by_class_[uniform_below(videos_by_class_.size())];
+    index = members[uniform_below(members.size())];
+  }
+  return batch;
+}
+
+}  // namespace avgzsl
