@@ -1,0 +1,163 @@
+// The avgzsl executable as a user runs it: exit codes, one-line errors, run directories.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "avgzsl/data/synthetic.h"
+#include "avgzsl/io/atomic_file.h"
+#include "avgzsl/io/safetensors.h"
+#include "test_support.h"
+
+namespace avgzsl {
+namespace {
+namespace fs = std::filesystem;
+
+struct Result {
+  int code = -1;
+  std::string out;  // stdout and stderr together
+};
+
+Result run(const std::string& args) {
+  const std::string command = std::string(AVGZSL_CLI_PATH) + " " + args + " 2>&1";
+  Result r;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return r;
+  std::array<char, 4096> buffer{};
+  size_t n = 0;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) r.out.append(buffer.data(), n);
+  const int status = ::pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+// A failing command: non-zero exit, a single "error: ..." line that contains `expected`.
+void expect_one_line_error(const Result& r, const std::string& expected) {
+  EXPECT_NE(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.rfind("error: ", 0), 0u) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_NE(r.out.find(expected), std::string::npos) << r.out;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override { save_dataset(testing::tiny_dataset(), data()); }
+  fs::path data() const { return dir_ / "data"; }
+  std::string quick() const { return "--epochs 2 --batches-per-epoch 5 --batch-size 16 --threads 1"; }
+  testing::TempDir dir_;
+};
+
+TEST_F(Cli, TrainWritesACompleteRunAndEvaluatePrintsTheSameNumbers) {
+  const Result train = run("train --data " + data().string() + " --out " + (dir_ / "run").string() + " " + quick());
+  ASSERT_EQ(train.code, 0) << train.out;
+  for (const char* f : {"config.json", "train.log", "stage1.safetensors", "stage1.json", "stage2.safetensors", "stage2.json",
+                        "validation_metrics.csv", "test_per_class.csv", "results.json"}) {
+    EXPECT_TRUE(fs::exists(dir_ / "run" / f)) << f;
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "run.partial"));
+  const auto results = nlohmann::json::parse(io::read_file(dir_ / "run" / "results.json"));
+  EXPECT_TRUE(results.contains("test"));
+  const Result evaluate = run("evaluate --run " + (dir_ / "run").string() + " --threads 1");
+  ASSERT_EQ(evaluate.code, 0) << evaluate.out;
+  const std::string table = train.out.substr(train.out.find("\nrun ") + 1, evaluate.out.size());
+  EXPECT_EQ(table, evaluate.out);
+  // 2 stage-1 epochs + best_epoch + 1 stage-2 epochs, plus a header.
+  const std::string csv = io::read_file(dir_ / "run" / "validation_metrics.csv");
+  const int lines = static_cast<int>(std::count(csv.begin(), csv.end(), '\n'));
+  EXPECT_EQ(lines, 1 + 2 + results["best_epoch"].get<int>() + 1);
+  // The per-class table lists every test class once.
+  const std::string per_class = io::read_file(dir_ / "run" / "test_per_class.csv");
+  EXPECT_EQ(std::count(per_class.begin(), per_class.end(), '\n'), 1 + 42 + 9);
+}
+
+TEST_F(Cli, StageOneThenStageTwoEqualsAllAtOnce) {
+  ASSERT_EQ(run("train --data " + data().string() + " --out " + (dir_ / "all").string() + " " + quick()).code, 0);
+  ASSERT_EQ(run("train --stage 1 --data " + data().string() + " --out " + (dir_ / "split").string() + " " + quick()).code, 0);
+  EXPECT_FALSE(nlohmann::json::parse(io::read_file(dir_ / "split" / "results.json")).contains("test"));
+  const Result second = run("train --stage 2 --out " + (dir_ / "split").string() + " --threads 1");
+  ASSERT_EQ(second.code, 0) << second.out;
+  const auto a = nlohmann::json::parse(io::read_file(dir_ / "all" / "results.json"));
+  const auto b = nlohmann::json::parse(io::read_file(dir_ / "split" / "results.json"));
+  EXPECT_EQ(a["test"], b["test"]);
+  // Same models bit for bit, and the same metrics except the timing column.
+  EXPECT_EQ(io::read_file(dir_ / "all" / "stage2.safetensors"), io::read_file(dir_ / "split" / "stage2.safetensors"));
+  auto without_seconds = [](const std::string& csv) {
+    std::string out;
+    std::istringstream in(csv);
+    for (std::string line; std::getline(in, line);) out += line.substr(0, line.rfind(',')) + "\n";
+    return out;
+  };
+  EXPECT_EQ(without_seconds(io::read_file(dir_ / "all" / "validation_metrics.csv")),
+            without_seconds(io::read_file(dir_ / "split" / "validation_metrics.csv")));
+}
+
+TEST_F(Cli, ConfigFileUsesTheSameKeysAndTheCommandLineWins) {
+  io::write_file_atomically(dir_ / "c.json", std::string(R"({"epochs": 1, "batches-per-epoch": 3, "batch-size": 8, "modality": "audio", "threads": 1})"));
+  const Result r = run("train --config " + (dir_ / "c.json").string() + " --data " + data().string() + " --out " +
+                       (dir_ / "run").string() + " --epochs 2");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto config = nlohmann::json::parse(io::read_file(dir_ / "run" / "config.json"));
+  EXPECT_EQ(config["epochs"], 2);
+  EXPECT_EQ(config["modality"], "audio");
+  EXPECT_EQ(config["labels"], "clap");  // the text half that matches audio
+  EXPECT_EQ(config["batches-per-epoch"], 3);
+}
+
+TEST_F(Cli, BadInputGivesOneLineErrorsAndNoRunDirectory) {
+  const std::string out = " --out " + (dir_ / "run").string() + " " + quick();
+  expect_one_line_error(run("train --data " + (dir_ / "nowhere").string() + out), "dataset directory not found");
+  expect_one_line_error(run("train --data " + data().string() + out + " --modality smell"), "unknown modality 'smell'");
+  expect_one_line_error(run("train --data " + data().string() + out + " --labels word2vec"), "unknown label source");
+  expect_one_line_error(run("train --data " + data().string() + out + " --losses ce,kl"), "unknown loss 'kl'");
+  expect_one_line_error(run("train --data " + data().string() + out + " --stage 3"), "--stage must be 1, 2 or all");
+  expect_one_line_error(run("train --data " + data().string() + " --out " + (dir_ / "run").string() + " --batch-size 1"),
+                        "--batch-size must be at least 2");
+  io::write_file_atomically(dir_ / "bad.json", std::string(R"({"epoch": 3})"));
+  expect_one_line_error(run("train --config " + (dir_ / "bad.json").string() + " --data " + data().string() + out),
+                        "unknown key 'epoch'");
+  // NaN in a feature file.
+  {
+    const fs::path file = data() / "videos" / "stage_2_test_seen.safetensors";
+    io::SafetensorsFile f(file);
+    torch::Tensor visual = f.tensor("visual"), audio = f.tensor("audio"), label = f.tensor("label");
+    visual[0][0] = std::numeric_limits<float>::infinity();
+    io::save_safetensors(file, {{"visual", visual}, {"audio", audio}, {"label", label}});
+  }
+  expect_one_line_error(run("train --data " + data().string() + out), "stage_2_test_seen.safetensors: visual features holds NaN or Inf");
+  EXPECT_FALSE(fs::exists(dir_ / "run"));
+  EXPECT_FALSE(fs::exists(dir_ / "run.partial"));
+}
+
+TEST_F(Cli, UnwritableOutputDirectoryFailsBeforeTraining) {
+  io::write_file_atomically(dir_ / "file", std::string("x"));
+  expect_one_line_error(run("train --data " + data().string() + " --out " + (dir_ / "file" / "run").string() + " " + quick()),
+                        "cannot create directory");
+  ASSERT_EQ(run("train --data " + data().string() + " --out " + (dir_ / "run").string() + " " + quick()).code, 0);
+  expect_one_line_error(run("train --data " + data().string() + " --out " + (dir_ / "run").string() + " " + quick()),
+                        "already exists");
+}
+
+TEST_F(Cli, EvaluateAndStageTwoNeedARun) {
+  expect_one_line_error(run("evaluate --run " + (dir_ / "none").string()), "run directory not found");
+  fs::create_directories(dir_ / "empty");
+  expect_one_line_error(run("train --stage 2 --out " + (dir_ / "empty").string()), "stage1.json: not found");
+}
+
+TEST_F(Cli, SynthWritesALoadableDataset) {
+  const Result r = run("synth --out " + (dir_ / "s").string() + " --seed 2 --videos-scale 0.05");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("51 classes"), std::string::npos);
+  EXPECT_EQ(load_dataset(dir_ / "s").num_classes(), 51);
+}
+
+TEST_F(Cli, UnknownVerbOrOptionIsAUsageError) {
+  EXPECT_NE(run("fly").code, 0);
+  EXPECT_NE(run("train --data x --out y --no-such-option").code, 0);
+}
+
+}  // namespace
+}  // namespace avgzsl

@@ -1,0 +1,208 @@
+#include "avgzsl/models/clipclap.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <map>
+
+#include "avgzsl/io/safetensors.h"
+#include "avgzsl/models/clipclap_checkpoint.h"
+#include "avgzsl/models/clipclap_loss.h"
+#include "test_support.h"
+
+namespace avgzsl::models {
+namespace {
+
+TEST(ClipClap, ParameterNamesMatchTheReferenceStateDict) {
+  ClipClap model(ClipClapOptions{});
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const auto& [name, t] : model->state_dict()) shapes[name] = t.sizes().vec();
+  // One-layer block: fc.0 Linear, fc.1 BatchNorm1d (ReLU fc.2 and Dropout fc.3 have no tensors).
+  EXPECT_EQ(shapes.at("O_enc.fc.0.weight"), (std::vector<int64_t>{512, 1536}));
+  EXPECT_EQ(shapes.at("O_enc.fc.1.running_var"), (std::vector<int64_t>{512}));
+  EXPECT_EQ(shapes.at("W_enc.fc.1.num_batches_tracked"), (std::vector<int64_t>{}));
+  // Two-layer blocks: the second Linear is fc.4, its BatchNorm fc.5.
+  EXPECT_EQ(shapes.at("O_proj.fc.4.weight"), (std::vector<int64_t>{64, 512}));
+  EXPECT_EQ(shapes.at("D_o.fc.5.bias"), (std::vector<int64_t>{512}));
+  EXPECT_EQ(shapes.at("W_proj.fc.0.weight"), (std::vector<int64_t>{64, 512}));
+  EXPECT_EQ(shapes.at("D_w.fc.0.weight"), (std::vector<int64_t>{512, 64}));
+  // 6 modules: 2 + 2 + 1 + 1 one-/two-layer blocks -> 8 Linear + 8 BatchNorm; 2 + 5 tensors each.
+  EXPECT_EQ(shapes.size(), 8u * 2 + 8u * 5);
+}
+
+TEST(ClipClap, PaperModelHasTheHandCountedParameterCount) {
+  // O_enc, W_enc: 1536*512+512 + 2*512 each; O_proj: (512*512+512+1024) + (512*64+64+128);
+  // D_o: (64*512+512+1024) + (512*512+512+1024); W_proj: 512*64+64+128; D_w: 64*512+512+1024.
+  EXPECT_EQ(parameter_count(ClipClap(ClipClapOptions{})), 2 * 787968 + 296640 + 297984 + 32960 + 34304);
+}
+
+TEST(ClipClap, EmbeddingsAreNonNegativeAndBatchIndependentInEvalMode) {
+  torch::manual_seed(0);
+  ClipClapOptions o;
+  o.input_dim = 10;
+  o.text_dim = 6;
+  o.hidden_dim = 8;
+  o.embedding_dim = 4;
+  ClipClap model(o);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::randn({5, 10});
+  const torch::Tensor all = model->embed_videos(x);
+  EXPECT_TRUE((all >= 0).all().item<bool>());
+  EXPECT_TRUE(torch::allclose(all.narrow(0, 2, 1), model->embed_videos(x.narrow(0, 2, 1)), 1e-6, 1e-6));
+  EXPECT_THROW(model->embed_videos(torch::randn({5, 9})), c10::Error);
+}
+
+// Values computed by PyTorch itself (tests/fixtures/make_reference_fixtures.py).
+class ReferenceParity : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    file = std::make_unique<io::SafetensorsFile>(testing::fixture_dir() / "clipclap_reference.safetensors");
+    ClipClapOptions o;
+    o.input_dim = 12;
+    o.text_dim = 10;
+    o.hidden_dim = 16;
+    o.embedding_dim = 8;
+    o.encoder_dropout = o.video_proj_dropout = o.class_proj_dropout = 0.0;
+    model = ClipClap(o);
+    model->load_state_dict(with_prefix("state."), "fixture");
+  }
+  std::vector<std::pair<std::string, torch::Tensor>> with_prefix(const std::string& prefix) const {
+    std::vector<std::pair<std::string, torch::Tensor>> out;
+    for (const auto& name : file->names()) {
+      if (name.rfind(prefix, 0) == 0) out.emplace_back(name.substr(prefix.size()), file->tensor(name));
+    }
+    return out;
+  }
+  torch::Tensor get(const std::string& name) const { return file->tensor(name); }
+  void expect_close(const torch::Tensor& got, const std::string& name, double atol = 1e-5) const {
+    const torch::Tensor want = get(name);
+    ASSERT_EQ(got.sizes(), want.sizes()) << name;
+    EXPECT_TRUE(torch::allclose(got.to(want.scalar_type()), want, 1e-4, atol))
+        << name << " max diff " << (got - want).abs().max().item<double>();
+  }
+  std::unique_ptr<io::SafetensorsFile> file;
+  ClipClap model{nullptr};
+};
+
+TEST_F(ReferenceParity, EvalModeEmbeddings) {
+  model->eval();
+  torch::NoGradGuard no_grad;
+  expect_close(model->embed_videos(get("input.x")), "eval.theta_o");
+  expect_close(model->embed_classes(get("input.class_text")), "eval.theta_w");
+}
+
+TEST_F(ReferenceParity, TrainModeOutputsLossesGradientsAndOneAdamStep) {
+  model->train();
+  torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(1e-3).weight_decay(1e-5));
+  const ClipClapOutputs out = model->forward(get("input.x"), get("input.t"));
+  expect_close(out.w, "train.w");
+  expect_close(out.theta_o, "train.theta_o");
+  expect_close(out.rho_o, "train.rho_o");
+  expect_close(out.theta_w, "train.theta_w");
+  expect_close(out.rho_w, "train.rho_w");
+  const LossTerms loss = clipclap_loss(*model, out, get("input.class_text"), get("input.target"), LossSwitches{});
+  expect_close(loss.cross_entropy, "loss.ce");
+  expect_close(loss.regression, "loss.reg");
+  expect_close(loss.reconstruction, "loss.rec");
+  expect_close(loss.total, "loss.total");
+  optimizer.zero_grad();
+  loss.total.backward();
+  for (const auto& p : model->named_parameters()) expect_close(p.value().grad(), "grad." + p.key(), 1e-5);
+  optimizer.step();
+  // Parameters after the step and BatchNorm running statistics after two passes (batch and classes).
+  for (const auto& [name, t] : model->state_dict()) expect_close(t, "after_step." + name, 1e-5);
+}
+
+TEST(ClipClapLoss, HandComputedRegressionAndReconstruction) {
+  ClipClap model(ClipClapOptions{});
+  ClipClapOutputs out;
+  out.theta_o = torch::tensor({{1.f, 2.f}});
+  out.theta_w = torch::tensor({{0.f, 0.f}});
+  out.w = torch::tensor({{0.f, 1.f}});
+  out.rho_o = torch::tensor({{1.f, 1.f}});
+  out.rho_w = torch::tensor({{0.f, 3.f}});
+  const LossTerms loss = clipclap_loss(*model, out, torch::Tensor(), torch::Tensor(), LossSwitches{false, true, true});
+  EXPECT_FLOAT_EQ(loss.regression.item<float>(), (1.f + 4.f) / 2);                  // mean of squared differences
+  EXPECT_FLOAT_EQ(loss.reconstruction.item<float>(), (1.f + 0.f) / 2 + (0.f + 4.f) / 2);
+  EXPECT_FLOAT_EQ(loss.cross_entropy.item<float>(), 0.f);
+  EXPECT_FLOAT_EQ(loss.total.item<float>(), 2.5f + 2.5f);
+}
+
+TEST(ClipClapLoss, CrossEntropyIsSoftmaxOverTrainingClassScores) {
+  torch::manual_seed(1);
+  ClipClapOptions o;
+  o.input_dim = 6;
+  o.text_dim = 5;
+  o.hidden_dim = 8;
+  o.embedding_dim = 3;
+  ClipClap model(o);
+  model->eval();  // deterministic class embeddings, so that we can recompute them
+  const torch::Tensor class_text = torch::randn({4, 5});
+  const torch::Tensor target = torch::tensor({2, 0}, torch::kInt64);
+  const ClipClapOutputs out = model->forward(torch::randn({2, 6}), class_text.index_select(0, target));
+  const LossTerms loss = clipclap_loss(*model, out, class_text, target, LossSwitches{true, false, false});
+  const torch::Tensor scores = out.theta_o.matmul(model->embed_classes(class_text).t());  // [2, 4]
+  double expected = 0;
+  for (int i = 0; i < 2; ++i) {
+    const int t = static_cast<int>(target[i].item<int64_t>());
+    expected += -(scores[i][t] - scores[i].exp().sum().log()).item<double>();
+  }
+  EXPECT_NEAR(loss.cross_entropy.item<double>(), expected / 2, 1e-5);
+  EXPECT_FLOAT_EQ(loss.regression.item<float>(), 0.f);
+}
+
+TEST(ClipClapCheckpoint, RoundTripGivesIdenticalTensorsAndOutputs) {
+  testing::TempDir dir;
+  torch::manual_seed(4);
+  ClipClapOptions o;
+  o.input_dim = 7;
+  o.text_dim = 5;
+  o.hidden_dim = 8;
+  o.embedding_dim = 4;
+  ClipClap model(o);
+  model->train();
+  model->forward(torch::randn({6, 7}), torch::randn({6, 5}));  // move the running statistics
+  model->eval();
+  save_clipclap_checkpoint(dir / "ckpt", *model, {{"epoch", 3}});
+  const ClipClapCheckpoint loaded = load_clipclap_checkpoint(dir / "ckpt");
+  EXPECT_EQ(loaded.info.at("epoch").get<int>(), 3);
+  const auto a = model->state_dict();
+  const auto b = loaded.model->state_dict();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].first, b[i].first);
+    EXPECT_TRUE(torch::equal(a[i].second, b[i].second)) << a[i].first;
+  }
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::randn({3, 7});
+  models::ClipClap reloaded = loaded.model;
+  EXPECT_TRUE(torch::equal(model->embed_videos(x), reloaded->embed_videos(x)));
+}
+
+TEST(ClipClapCheckpoint, StrictLoadNamesTheOffendingTensor) {
+  ClipClapOptions o;
+  o.input_dim = 7;
+  o.text_dim = 5;
+  o.hidden_dim = 8;
+  o.embedding_dim = 4;
+  ClipClap model(o);
+  auto state = model->state_dict();
+  state[0].second = torch::zeros({3, 3});
+  try {
+    model->load_state_dict(state, "x.safetensors");
+    FAIL() << "expected a shape error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("O_enc.fc.0.weight"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("x.safetensors"), std::string::npos);
+  }
+  state = model->state_dict();
+  state.emplace_back("extra.weight", torch::zeros({1}));
+  EXPECT_THROW(model->load_state_dict(state, "x"), std::runtime_error);
+  state = model->state_dict();
+  state.pop_back();
+  EXPECT_THROW(model->load_state_dict(state, "x"), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace avgzsl::models

@@ -1,0 +1,122 @@
+// The protocol end to end on the synthetic test bed at reduced size.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+
+#include "avgzsl/data/synthetic.h"
+#include "avgzsl/pipelines/ablation.h"
+#include "avgzsl/pipelines/protocol.h"
+#include "avgzsl/pipelines/stage_training.h"
+#include "test_support.h"
+
+namespace avgzsl::pipelines {
+namespace {
+
+TrainConfig small_config() {
+  TrainConfig c;
+  c.epochs = 4;
+  c.batches_per_epoch = 40;
+  c.lr = 1e-3;
+  c.seed = 3;
+  return c;
+}
+
+TEST(StageTraining, SameSeedGivesBitIdenticalModelsAndMetrics) {
+  const Dataset d = testing::tiny_dataset();
+  const ProtocolSets sets = build_protocol_sets(d, Modality::kBoth, LabelSource::kBoth);
+  TrainConfig c = small_config();
+  c.epochs = 2;
+  c.batches_per_epoch = 10;
+  const StageResult a = train_stage(1, sets.stage1_train, sets.validation, sets.class_text, c, c.epochs, nullptr, "");
+  const StageResult b = train_stage(1, sets.stage1_train, sets.validation, sets.class_text, c, c.epochs, nullptr, "");
+  const auto sa = a.model->state_dict(), sb = b.model->state_dict();
+  for (size_t i = 0; i < sa.size(); ++i) EXPECT_TRUE(torch::equal(sa[i].second, sb[i].second)) << sa[i].first;
+  for (int e = 0; e < c.epochs; ++e) {
+    EXPECT_EQ(a.epochs[e].loss, b.epochs[e].loss);
+    EXPECT_EQ(a.epochs[e].validation.hm, b.epochs[e].validation.hm);
+  }
+  c.seed = 4;
+  const StageResult other = train_stage(1, sets.stage1_train, sets.validation, sets.class_text, c, c.epochs, nullptr, "");
+  EXPECT_NE(other.epochs[0].loss, a.epochs[0].loss);
+}
+
+TEST(StageTraining, BestEpochStateIsTheModelOfThatEpoch) {
+  const Dataset d = testing::tiny_dataset();
+  const ProtocolSets sets = build_protocol_sets(d, Modality::kBoth, LabelSource::kBoth);
+  TrainConfig c = small_config();
+  c.batches_per_epoch = 8;
+  const StageResult r = train_stage(1, sets.stage1_train, sets.validation, sets.class_text, c, c.epochs, nullptr, "");
+  ASSERT_GE(r.best_epoch, 0);
+  for (const auto& e : r.epochs) EXPECT_LE(e.validation.hm, r.epochs[r.best_epoch].validation.hm);
+  models::ClipClap best = model_from_state(r.model->options(), r.best_state);
+  const metrics::GzslScores again = search_beta(*best, sets.validation, sets.class_text);
+  EXPECT_EQ(again.hm, r.epochs[r.best_epoch].validation.hm);
+  EXPECT_EQ(again.beta, r.epochs[r.best_epoch].validation.beta);
+}
+
+// Full protocol on the synthetic benchmark (paper dimensions, fewer videos and batches).
+class SyntheticProtocol : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    SyntheticOptions o;
+    o.videos_scale = 0.5;
+    dataset_ = new Dataset(make_synthetic_dataset(o));
+  }
+  static void TearDownTestSuite() { delete dataset_; }
+  static ProtocolSummary run(Modality m, LabelSource l, models::LossSwitches losses = {}) {
+    TrainConfig c = small_config();
+    c.modality = m;
+    c.labels = l;
+    c.losses = losses;
+    ProtocolHooks hooks;
+    hooks.show_progress = false;
+    return run_protocol(c, build_protocol_sets(*dataset_, m, l), hooks).summary;
+  }
+  static Dataset* dataset_;
+};
+Dataset* SyntheticProtocol::dataset_ = nullptr;
+
+TEST_F(SyntheticProtocol, BothModalitiesAndBothLabelSourcesBeatEitherAlone) {
+  const ProtocolSummary both = run(Modality::kBoth, LabelSource::kBoth);
+  const ProtocolSummary audio = run(Modality::kAudio, LabelSource::kClap);
+  const ProtocolSummary visual = run(Modality::kVisual, LabelSource::kClip);
+  const ProtocolSummary clip_only = run(Modality::kBoth, LabelSource::kClip);
+  const ProtocolSummary clap_only = run(Modality::kBoth, LabelSource::kClap);
+  // Chance is 1/51 for GZSL and 1/9 for ZSL; the full model is far above both.
+  EXPECT_GT(both.test.hm, 0.30) << "HM " << both.test.hm;
+  EXPECT_GT(both.test.zsl, 0.40) << "ZSL " << both.test.zsl;
+  EXPECT_GT(both.test.hm, audio.test.hm + 0.03);
+  EXPECT_GT(both.test.hm, visual.test.hm + 0.03);
+  EXPECT_GT(both.test.hm, clip_only.test.hm + 0.03);
+  EXPECT_GT(both.test.hm, clap_only.test.hm + 0.03);
+  EXPECT_EQ(both.best_epoch >= 0 && both.best_epoch < 4, true);
+}
+
+TEST(Ablation, VariantsCoverThePapersThreeFamilies) {
+  const auto v = ablation_variants(TrainConfig{});
+  ASSERT_EQ(v.size(), 9u);
+  EXPECT_EQ(v[0].config.modality, Modality::kAudio);
+  EXPECT_EQ(v[0].config.label_source(), LabelSource::kClap);
+  EXPECT_EQ(v[4].config.label_source(), LabelSource::kClap);
+  EXPECT_FALSE(v[6].config.losses.cross_entropy);
+  EXPECT_FALSE(v[6].config.losses.reconstruction);
+  EXPECT_TRUE(v[7].config.losses.cross_entropy);
+  // The full model appears once per family with the same configuration.
+  EXPECT_EQ(to_json(v[2].config), to_json(v[5].config));
+  EXPECT_EQ(to_json(v[2].config), to_json(v[8].config));
+}
+
+TEST(ResultTable, ShowsMeanAndStdOverSeeds) {
+  ProtocolSummary a, b;
+  a.test.hm = 0.5;
+  b.test.hm = 0.6;
+  a.best_epoch = 1;
+  b.best_epoch = 3;
+  const std::string table = format_result_table({{"row", {a, b}}});
+  EXPECT_NE(table.find("55.00 ± 7.07"), std::string::npos) << table;
+  EXPECT_NE(table.find("2.0 ± 1.4"), std::string::npos) << table;
+}
+
+}  // namespace
+}  // namespace avgzsl::pipelines
