@@ -3,9 +3,11 @@
 #include <cstdio>
 #include <exception>
 
+#include "avgzsl/util/threads.h"
 #include "commands.h"
 
 int main(int argc, char** argv) {
+  avgzsl::util::restart_with_passive_openmp(argv);
   CLI::App app{"avgzsl: audio-visual (generalized) zero-shot video classification with CLIP and CLAP features"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "avgzsl 0.1.0");

@@ -66,6 +66,42 @@ metrics::GzslScores evaluate_at(models::ClipClapImpl& model, const EvaluationSet
       .evaluate(beta);
 }
 
+TrainStep::TrainStep(models::ClipClapImpl& model, torch::optim::Optimizer& optimizer, const TrainingSet& train,
+                     const torch::Tensor& class_text, const models::LossSwitches& losses)
+    : model_(model), optimizer_(optimizer), train_(train), class_text_(class_text), losses_(losses) {
+  position_ = torch::full({class_text.size(0)}, -1, torch::kInt64);
+  for (size_t i = 0; i < train.classes.size(); ++i) position_[train.classes[i]] = static_cast<int64_t>(i);
+  train_text_ = class_text.index_select(0, torch::tensor(train.classes, torch::kInt64));
+  TORCH_CHECK((position_.index_select(0, train.labels) >= 0).all().item<bool>(),
+              "Expected every training video to belong to a training class");
+}
+
+StepLosses TrainStep::run(const std::vector<int64_t>& batch) {
+  const torch::Tensor index = torch::tensor(batch, torch::kInt64);
+  const torch::Tensor x = train_.inputs.index_select(0, index);   // [B, input_dim]
+  const torch::Tensor y = train_.labels.index_select(0, index);   // [B] class ids
+  const torch::Tensor t = class_text_.index_select(0, y);         // [B, text_dim]
+  const torch::Tensor target = position_.index_select(0, y);      // [B] in [0, K)
+
+  const models::ClipClapOutputs out = model_.forward(x, t);
+  const models::LossTerms loss = models::clipclap_loss(model_, out, train_text_, target, losses_);
+  optimizer_.zero_grad();
+  loss.total.backward();
+  optimizer_.step();
+  {
+    // The reference's train_step calls get_embeddings in training mode after every step
+    // (O_enc, W_enc, O_proj, W_proj); that moves the BatchNorm running statistics and draws
+    // dropout masks. Repeat it so that our models match the reference's.
+    torch::NoGradGuard no_grad;
+    const torch::Tensor o = model_.O_enc->forward(x);
+    const torch::Tensor w = model_.W_enc->forward(t);
+    model_.O_proj->forward(o);
+    model_.W_proj->forward(w);
+  }
+  return {loss.total.item<double>(), loss.cross_entropy.item<double>(), loss.regression.item<double>(),
+          loss.reconstruction.item<double>()};
+}
+
 StageResult train_stage(int stage, const TrainingSet& train, const EvaluationSet& validation,
                         const torch::Tensor& class_text, const TrainConfig& config, int epochs,
                         const std::function<void(const EpochRecord&)>& on_epoch, const std::string& progress_label) {
@@ -82,13 +118,7 @@ StageResult train_stage(int stage, const TrainingSet& train, const EvaluationSet
   nn::PlateauScheduler scheduler(optimizer, plateau);
   ClassBalancedSampler sampler(train.labels, config.seed);
 
-  // class id -> position among the training classes (the cross-entropy target).
-  const int64_t num_classes = class_text.size(0);
-  torch::Tensor position = torch::full({num_classes}, -1, torch::kInt64);
-  for (size_t i = 0; i < train.classes.size(); ++i) position[train.classes[i]] = static_cast<int64_t>(i);
-  const torch::Tensor train_text = class_text.index_select(0, torch::tensor(train.classes, torch::kInt64));
-  TORCH_CHECK((position.index_select(0, train.labels) >= 0).all().item<bool>(),
-              "Expected every training video to belong to a training class");
+  TrainStep step(model, optimizer, train, class_text, config.losses);
 
   util::Progress progress(progress_label, static_cast<int64_t>(epochs) * config.batches_per_epoch, "batches",
                           !progress_label.empty() && util::stderr_is_terminal());
@@ -102,31 +132,11 @@ StageResult train_stage(int stage, const TrainingSet& train, const EvaluationSet
     model.train();
     double sums[4] = {0, 0, 0, 0};
     for (int b = 0; b < config.batches_per_epoch; ++b) {
-      const torch::Tensor index = torch::tensor(sampler.next_batch(config.batch_size), torch::kInt64);
-      const torch::Tensor x = train.inputs.index_select(0, index);   // [B, input_dim]
-      const torch::Tensor y = train.labels.index_select(0, index);   // [B] class ids
-      const torch::Tensor t = class_text.index_select(0, y);         // [B, text_dim]
-      const torch::Tensor target = position.index_select(0, y);      // [B] in [0, K)
-
-      const models::ClipClapOutputs out = model.forward(x, t);
-      const models::LossTerms loss = models::clipclap_loss(model, out, train_text, target, config.losses);
-      optimizer.zero_grad();
-      loss.total.backward();
-      optimizer.step();
-      {
-        // The reference's train_step calls get_embeddings in training mode after every step
-        // (O_enc, W_enc, O_proj, W_proj); that moves the BatchNorm running statistics and draws
-        // dropout masks. Repeat it so that our models match the reference's.
-        torch::NoGradGuard no_grad;
-        const torch::Tensor o = model.O_enc->forward(x);
-        const torch::Tensor w = model.W_enc->forward(t);
-        model.O_proj->forward(o);
-        model.W_proj->forward(w);
-      }
-      sums[0] += loss.total.item<double>();
-      sums[1] += loss.cross_entropy.item<double>();
-      sums[2] += loss.regression.item<double>();
-      sums[3] += loss.reconstruction.item<double>();
+      const StepLosses loss = step.run(sampler.next_batch(config.batch_size));
+      sums[0] += loss.total;
+      sums[1] += loss.cross_entropy;
+      sums[2] += loss.regression;
+      sums[3] += loss.reconstruction;
       progress.update(static_cast<int64_t>(epoch) * config.batches_per_epoch + b + 1,
                       fmt::format("epoch {}/{} loss {:.4f}", epoch + 1, epochs, sums[0] / (b + 1)));
     }

@@ -1,6 +1,10 @@
 #include "avgzsl/util/threads.h"
 
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include <stdexcept>
 #include <string>
@@ -8,11 +12,29 @@
 
 namespace avgzsl::util {
 
+namespace {
+
+// OpenBLAS runs its own thread pool for matrix products. Its setter is looked up at run time so
+// that avgzsl still links and runs against another BLAS (reference BLAS, MKL in official builds).
+void set_blas_threads(int threads) {
+  using SetThreads = void (*)(int);
+  if (auto* set = reinterpret_cast<SetThreads>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(threads);
+}
+
+}  // namespace
+
 int configure_threads(int threads) {
   if (threads < 0) throw std::invalid_argument("--threads must be 0 (all cores) or positive, got " + std::to_string(threads));
   if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(threads);
+  set_blas_threads(threads);
   return threads;
+}
+
+void restart_with_passive_openmp(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  ::execv("/proc/self/exe", argv);
 }
 
 }  // namespace avgzsl::util

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include <torch/optim/optimizer.h>
+
 #include "avgzsl/data/protocol_sets.h"
 #include "avgzsl/metrics/gzsl_evaluation.h"
 #include "avgzsl/models/clipclap.h"
@@ -37,6 +39,29 @@ struct StageResult {
 };
 
 models::ClipClapOptions model_options(const TrainConfig& config, int64_t input_dim, int64_t text_dim);
+
+struct StepLosses {
+  double total = 0, cross_entropy = 0, regression = 0, reconstruction = 0;
+};
+
+// One optimisation step of the reference's train_step: forward, the three losses, backward,
+// Adam, and the reference's extra training-mode embedding pass. Shared by training and bench/.
+class TrainStep {
+ public:
+  TrainStep(models::ClipClapImpl& model, torch::optim::Optimizer& optimizer, const TrainingSet& train,
+            const torch::Tensor& class_text, const models::LossSwitches& losses);
+  // `batch`: indices into the training set.
+  StepLosses run(const std::vector<int64_t>& batch);
+
+ private:
+  models::ClipClapImpl& model_;
+  torch::optim::Optimizer& optimizer_;
+  const TrainingSet& train_;
+  torch::Tensor class_text_;   // [C, text_dim], row = class id
+  torch::Tensor train_text_;   // [K, text_dim] texts of the training classes
+  torch::Tensor position_;     // [C] class id -> index among the training classes, -1 otherwise
+  models::LossSwitches losses_;
+};
 
 // Trains a fresh model for `epochs` epochs. `on_epoch` runs after each epoch's validation.
 // `progress_label` non-empty: a terminal progress line with that label.

@@ -2,9 +2,17 @@
 
 namespace avgzsl::util {
 
-// Sets LibTorch's intra-op thread count; 0 means every core. Returns the count in effect.
-// More threads than free cores slows LibTorch's element-wise kernels badly, so the CLI
-// exposes this as --threads.
+// Sets LibTorch's intra-op threads and OpenBLAS's threads to `threads` (0: every core) and
+// returns the count in effect.
+//
+// LibTorch's OpenMP workers spin after each parallel region by default and then steal the cores
+// from OpenBLAS's own threads: a training step was 3.5x slower with 2 threads than with 1 on a
+// 2-core machine. Executables therefore call restart_with_passive_openmp first.
 int configure_threads(int threads);
+
+// libgomp reads OMP_WAIT_POLICY once, when the process starts. Unless the user chose a policy,
+// this sets it to PASSIVE and re-executes the program with the same arguments; it returns only
+// when no restart was needed or the restart failed (then the program runs as it is).
+void restart_with_passive_openmp(char** argv);
 
 }  // namespace avgzsl::util
