@@ -13,6 +13,17 @@
 namespace avgzsl::models {
 namespace {
 
+ClipClapOptions tiny_options(int64_t input_dim, int64_t text_dim, int64_t hidden_dim, int64_t embedding_dim,
+                             double dropout = 0.1) {
+  ClipClapOptions o;
+  o.input_dim = input_dim;
+  o.text_dim = text_dim;
+  o.hidden_dim = hidden_dim;
+  o.embedding_dim = embedding_dim;
+  o.encoder_dropout = o.video_proj_dropout = o.class_proj_dropout = dropout;
+  return o;
+}
+
 TEST(ClipClap, ParameterNamesMatchTheReferenceStateDict) {
   ClipClap model(ClipClapOptions{});
   std::map<std::string, std::vector<int64_t>> shapes;
@@ -38,11 +49,7 @@ TEST(ClipClap, PaperModelHasTheHandCountedParameterCount) {
 
 TEST(ClipClap, EmbeddingsAreNonNegativeAndBatchIndependentInEvalMode) {
   torch::manual_seed(0);
-  ClipClapOptions o;
-  o.input_dim = 10;
-  o.text_dim = 6;
-  o.hidden_dim = 8;
-  o.embedding_dim = 4;
+  const ClipClapOptions o = tiny_options(10, 6, 8, 4);
   ClipClap model(o);
   model->eval();
   torch::NoGradGuard no_grad;
@@ -58,12 +65,7 @@ class ReferenceParity : public ::testing::Test {
  protected:
   void SetUp() override {
     file = std::make_unique<io::SafetensorsFile>(testing::fixture_dir() / "clipclap_reference.safetensors");
-    ClipClapOptions o;
-    o.input_dim = 12;
-    o.text_dim = 10;
-    o.hidden_dim = 16;
-    o.embedding_dim = 8;
-    o.encoder_dropout = o.video_proj_dropout = o.class_proj_dropout = 0.0;
+    const ClipClapOptions o = tiny_options(12, 10, 16, 8, 0.0);
     model = ClipClap(o);
     model->load_state_dict(with_prefix("state."), "fixture");
   }
@@ -131,11 +133,7 @@ TEST(ClipClapLoss, HandComputedRegressionAndReconstruction) {
 
 TEST(ClipClapLoss, CrossEntropyIsSoftmaxOverTrainingClassScores) {
   torch::manual_seed(1);
-  ClipClapOptions o;
-  o.input_dim = 6;
-  o.text_dim = 5;
-  o.hidden_dim = 8;
-  o.embedding_dim = 3;
+  const ClipClapOptions o = tiny_options(6, 5, 8, 3);
   ClipClap model(o);
   model->eval();  // deterministic class embeddings, so that we can recompute them
   const torch::Tensor class_text = torch::randn({4, 5});
@@ -155,11 +153,7 @@ TEST(ClipClapLoss, CrossEntropyIsSoftmaxOverTrainingClassScores) {
 TEST(ClipClapCheckpoint, RoundTripGivesIdenticalTensorsAndOutputs) {
   testing::TempDir dir;
   torch::manual_seed(4);
-  ClipClapOptions o;
-  o.input_dim = 7;
-  o.text_dim = 5;
-  o.hidden_dim = 8;
-  o.embedding_dim = 4;
+  const ClipClapOptions o = tiny_options(7, 5, 8, 4);
   ClipClap model(o);
   model->train();
   model->forward(torch::randn({6, 7}), torch::randn({6, 5}));  // move the running statistics
@@ -181,11 +175,7 @@ TEST(ClipClapCheckpoint, RoundTripGivesIdenticalTensorsAndOutputs) {
 }
 
 TEST(ClipClapCheckpoint, StrictLoadNamesTheOffendingTensor) {
-  ClipClapOptions o;
-  o.input_dim = 7;
-  o.text_dim = 5;
-  o.hidden_dim = 8;
-  o.embedding_dim = 4;
+  const ClipClapOptions o = tiny_options(7, 5, 8, 4);
   ClipClap model(o);
   auto state = model->state_dict();
   state[0].second = torch::zeros({3, 3});

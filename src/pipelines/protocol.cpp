@@ -26,10 +26,8 @@ ProtocolRun run_protocol(const TrainConfig& config, const ProtocolSets& sets, co
   run.stage1 = train_stage(1, sets.stage1_train, sets.validation, sets.class_text, config, config.epochs, hooks.on_epoch,
                            hooks.show_progress ? "stage 1" : "");
   run.stage1.model = model_from_state(run.stage1.model->options(), run.stage1.best_state);
-  if (hooks.on_stage1) hooks.on_stage1(run.stage1, *run.stage1.model);
   run.stage2 = train_stage(2, sets.stage2_train, sets.validation, sets.class_text, config, run.stage1.best_epoch + 1,
                            hooks.on_epoch, hooks.show_progress ? "stage 2" : "");
-  if (hooks.on_stage2) hooks.on_stage2(run.stage2);
   run.summary = evaluate_protocol_models(*run.stage1.model, *run.stage2.model, sets, run.stage1.best_epoch);
   return run;
 }

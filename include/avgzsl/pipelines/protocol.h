@@ -26,11 +26,8 @@ ProtocolSummary evaluate_protocol_models(models::ClipClapImpl& stage1_model, mod
                                          const ProtocolSets& sets, int best_epoch);
 
 struct ProtocolHooks {
-  std::function<void(const EpochRecord&)> on_epoch;
-  // Called when stage 1 ends, with the best model restored (e.g. to save a checkpoint).
-  std::function<void(const StageResult&, models::ClipClapImpl& best_model)> on_stage1;
-  std::function<void(const StageResult&)> on_stage2;
-  bool show_progress = true;  // a progress line on a terminal
+  std::function<void(const EpochRecord&)> on_epoch;  // after each epoch of either stage
+  bool show_progress = true;                          // a progress line on a terminal
 };
 
 // Runs stage 1, stage 2 and the test. The stage-1 result's model is replaced by the best epoch's.
