@@ -8,6 +8,7 @@
 #include "avgzsl/pipelines/ablation.h"
 #include "avgzsl/util/threads.h"
 #include "commands.h"
+#include "print_line.h"
 #include "training_options.h"
 
 namespace avgzsl::cli {
@@ -36,7 +37,7 @@ void add_ablate_command(CLI::App& app) {
       const auto parent = std::filesystem::absolute(args->json_out).parent_path();
       io::check_directory_writable(parent);
     }
-    const auto rows = pipelines::run_ablation(config, dataset, args->seeds, [](const std::string& line) { fmt::print("{}\n", line); });
+    const auto rows = pipelines::run_ablation(config, dataset, args->seeds, print_line);
     fmt::print("\n{} — test split, {} seed(s){}\n{}", dataset.name, args->seeds, args->seeds > 1 ? ", mean ± sample std" : "",
                pipelines::format_ablation_table(rows));
     if (!args->json_out.empty()) {

@@ -4,6 +4,7 @@
 
 #include "avgzsl/pipelines/training_run.h"
 #include "commands.h"
+#include "print_line.h"
 #include "training_options.h"
 
 namespace avgzsl::cli {
@@ -21,7 +22,7 @@ void add_train_command(CLI::App& app) {
   c->add_flag("--force", args->force, "replace an existing run directory (only once the new run is complete)");
   c->callback([args] {
     const pipelines::TrainConfig config = args->options.resolve();
-    const auto result = pipelines::train_run(config, args->out, [](const std::string& line) { fmt::print("{}\n", line); },
+    const auto result = pipelines::train_run(config, args->out, print_line,
                                              args->force);
     if (result.tested) {
       fmt::print("\n{}", pipelines::format_result_table({{result.dataset_name + " (test)", {result.summary}}}));
