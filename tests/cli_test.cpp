@@ -154,6 +154,23 @@ TEST_F(Cli, SynthWritesALoadableDataset) {
   EXPECT_EQ(load_dataset(dir_ / "s").num_classes(), 51);
 }
 
+TEST_F(Cli, AblateRunsEveryRowOverSeedsAndWritesJson) {
+  const Result r = run("ablate --data " + data().string() + " --epochs 1 --batches-per-epoch 3 --batch-size 8 --threads 1 --seeds 2 --json " +
+                       (dir_ / "ablation.json").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  for (const char* row : {"modality: audio", "modality: visual", "modality: both", "labels: clip", "labels: clap", "labels: both",
+                          "losses: reg ", "losses: reg+ce ", "losses: reg+ce+rec"}) {
+    EXPECT_NE(r.out.find(row), std::string::npos) << row << "\n" << r.out;
+  }
+  EXPECT_NE(r.out.find("±"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[7/7]"), std::string::npos) << r.out;  // 9 rows, 7 distinct configurations
+  const auto json = nlohmann::json::parse(io::read_file(dir_ / "ablation.json"));
+  ASSERT_EQ(json.size(), 9u);
+  EXPECT_EQ(json[0]["runs"].size(), 2u);
+  EXPECT_EQ(json[2]["runs"], json[5]["runs"]);  // the full model, shared between families
+  EXPECT_EQ(json[0]["config"]["labels"], "clap");
+}
+
 TEST_F(Cli, UnknownVerbOrOptionIsAUsageError) {
   EXPECT_NE(run("fly").code, 0);
   EXPECT_NE(run("train --data x --out y --no-such-option").code, 0);
