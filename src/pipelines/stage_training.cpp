@@ -137,8 +137,10 @@ StageResult train_stage(int stage, const TrainingSet& train, const EvaluationSet
       sums[1] += loss.cross_entropy;
       sums[2] += loss.regression;
       sums[3] += loss.reconstruction;
-      progress.update(static_cast<int64_t>(epoch) * config.batches_per_epoch + b + 1,
-                      fmt::format("epoch {}/{} loss {:.4f}", epoch + 1, epochs, sums[0] / (b + 1)));
+      if (progress.enabled()) {
+        progress.update(static_cast<int64_t>(epoch) * config.batches_per_epoch + b + 1,
+                        fmt::format("epoch {}/{} loss {:.4f}", epoch + 1, epochs, sums[0] / (b + 1)));
+      }
     }
     const double n = config.batches_per_epoch;
     record.loss = sums[0] / n;

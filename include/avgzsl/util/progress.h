@@ -17,6 +17,8 @@ class Progress {
   void update(int64_t done, const std::string& detail = "");
   // Clears the line.
   void finish();
+  // Whether anything is drawn; lets callers skip building `detail` strings for nothing.
+  bool enabled() const { return enabled_; }
 
  private:
   std::string label_;
