@@ -15,6 +15,9 @@ int main(int argc, char** argv) {
   avgzsl::cli::add_train_command(app);
   avgzsl::cli::add_evaluate_command(app);
   avgzsl::cli::add_ablate_command(app);
+  avgzsl::cli::add_import_clipclap_command(app);
+  avgzsl::cli::add_export_command(app);
+  avgzsl::cli::add_import_checkpoint_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

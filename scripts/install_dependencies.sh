@@ -8,6 +8,7 @@ packages=(
   libtorch-dev            # LibTorch (C++ PyTorch), found with find_package(Torch)
   libopenblas0-pthread    # fast BLAS for LibTorch; the default reference BLAS is ~4x slower
   nlohmann-json3-dev libcli11-dev libfmt-dev
+  libcsv-dev              # CSV with quoted fields (class-name files of the reference release)
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 

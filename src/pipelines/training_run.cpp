@@ -9,7 +9,9 @@
 
 #include "avgzsl/data/dataset.h"
 #include "avgzsl/io/atomic_file.h"
+#include "avgzsl/io/csv_table.h"
 #include "avgzsl/models/clipclap_checkpoint.h"
+#include "avgzsl/models/reference_checkpoint.h"
 #include "avgzsl/util/threads.h"
 
 namespace avgzsl::pipelines {
@@ -42,13 +44,6 @@ json scores_json(const metrics::GzslScores& s) {
   return {{"S", 100 * s.seen}, {"U", 100 * s.unseen}, {"HM", 100 * s.hm}, {"ZSL", 100 * s.zsl}, {"beta", s.beta}};
 }
 
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
 std::string epoch_csv_header() {
   return "stage,epoch,lr,loss,loss_ce,loss_reg,loss_rec,val_S,val_U,val_HM,val_ZSL,val_beta,seconds\n";
 }
@@ -75,7 +70,7 @@ std::string per_class_csv(const Dataset& dataset, const metrics::GzslScores& tes
     const std::string gzsl = c.videos > 0 ? fmt::format("{:.4f}", 100.0 * c.gzsl_correct / c.videos) : "";
     const std::string zsl_correct = c.seen ? "" : std::to_string(c.zsl_correct);
     const std::string zsl = (!c.seen && c.videos > 0) ? fmt::format("{:.4f}", 100.0 * c.zsl_correct / c.videos) : "";
-    out += fmt::format("{},{},{},{},{},{},{},{},{}\n", c.class_id, csv_field(info.name), csv_field(info.display_name),
+    out += fmt::format("{},{},{},{},{},{},{},{},{}\n", c.class_id, io::csv_field(info.name), io::csv_field(info.display_name),
                        c.seen ? "seen" : "unseen", c.videos, c.gzsl_correct, gzsl, zsl_correct, zsl);
   }
   return out;
@@ -245,6 +240,42 @@ TrainRunResult evaluate_run(const fs::path& run_dir, const std::optional<std::st
   result.summary = evaluate_protocol_models(*stage1.model, *stage2.model, sets, best_epoch);
   result.tested = true;
   return result;
+}
+
+void import_reference_run(TrainConfig config, const fs::path& stage1_pt, const fs::path& stage2_pt, const fs::path& run_dir,
+                          const LineSink& print, bool replace_existing) {
+  if (config.data.empty()) throw std::invalid_argument("--data is required");
+  config.validate();
+  util::configure_threads(config.threads);
+  const Dataset dataset = load_dataset(config.data);
+  config.apply_paper_defaults(dataset.name);
+  config.validate();
+  const ProtocolSets sets = build_protocol_sets(dataset, config.modality, config.label_source());
+  const models::ClipClapOptions options = model_options(config, sets.input_dim, sets.text_dim);
+
+  const models::ReferenceCheckpoint stage1 = models::read_reference_checkpoint(stage1_pt);
+  const models::ReferenceCheckpoint stage2 = models::read_reference_checkpoint(stage2_pt);
+  if (stage1.epoch < 1) throw std::runtime_error(stage1_pt.string() + ": no 'epoch' entry (the best stage-1 epoch + 1)");
+  const int best_epoch = static_cast<int>(stage1.epoch - 1);
+  std::vector<std::string> ignored;
+  models::ClipClap stage1_model = models::clipclap_from_reference(stage1, options, stage1_pt.string(), &ignored);
+  models::ClipClap stage2_model = models::clipclap_from_reference(stage2, options, stage2_pt.string(), &ignored);
+
+  io::StagedDirectory staged(run_dir, replace_existing);
+  RunLog log(staged.path() / "train.log", print);
+  log.line(fmt::format("avgzsl import-checkpoint: dataset '{}', modality {}, labels {}", dataset.name,
+                       to_string(config.modality), to_string(config.label_source())));
+  log.line(fmt::format("stage 1: {} (epoch entry {}: best epoch {})", stage1_pt.string(), stage1.epoch, best_epoch));
+  log.line(fmt::format("stage 2: {} (epoch entry {})", stage2_pt.string(), stage2.epoch));
+  if (!ignored.empty()) log.line(fmt::format("ignored {} tensors the model does not have, e.g. '{}'", ignored.size(), ignored.front()));
+  json config_json = to_json(config);
+  config_json["stage"] = "all";
+  io::write_file_atomically(staged.path() / "config.json", config_json.dump(2) + "\n");
+  models::save_clipclap_checkpoint(staged.path() / "stage1", *stage1_model,
+                                   {{"stage", 1}, {"best_epoch", best_epoch}, {"imported_from", fs::absolute(stage1_pt).string()}});
+  models::save_clipclap_checkpoint(staged.path() / "stage2", *stage2_model,
+                                   {{"stage", 2}, {"epochs", best_epoch + 1}, {"imported_from", fs::absolute(stage2_pt).string()}});
+  staged.commit();
 }
 
 }  // namespace avgzsl::pipelines

@@ -41,6 +41,15 @@ TrainRunResult train_run(TrainConfig config, const std::filesystem::path& run_di
 TrainRunResult evaluate_run(const std::filesystem::path& run_dir, const std::optional<std::string>& data,
                             int threads);
 
+// Builds a run directory from the reference implementation's trained models, so that
+// `avgzsl evaluate --run RUN_DIR` scores them: `stage1_pt` is the stage-1 best model
+// (ClipClap_model_score.pt, whose "epoch" is the best epoch + 1), `stage2_pt` the stage-2 model
+// retrained for that many epochs (checkpoints/ClipClap_model_score_ckpt_<best epoch>.pt).
+// `config` says how they were trained (dataset, modality, labels); shapes are checked against it.
+void import_reference_run(TrainConfig config, const std::filesystem::path& stage1_pt,
+                          const std::filesystem::path& stage2_pt, const std::filesystem::path& run_dir,
+                          const LineSink& print, bool replace_existing = false);
+
 // Reads RUN_DIR/config.json; throws std::runtime_error naming the file.
 TrainConfig load_run_config(const std::filesystem::path& run_dir);
 

@@ -1,0 +1,537 @@
+#include "avgzsl/data/clipclap_release.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <set>
+#include <stdexcept>
+
+#include "avgzsl/io/atomic_file.h"
+#include "avgzsl/io/csv_table.h"
+#include "avgzsl/io/numpy_file.h"
+#include "avgzsl/io/pickle_writer.h"
+#include "avgzsl/io/python_pickle.h"
+
+namespace fs = std::filesystem;
+
+namespace avgzsl {
+
+ClassTextRows parse_class_text_rows(const std::string& text) {
+  if (text == "reference") return ClassTextRows::kReference;
+  if (text == "by-name") return ClassTextRows::kByName;
+  throw std::invalid_argument("unknown class-text rule '" + text + "' (expected reference or by-name)");
+}
+
+std::string to_string(ClassTextRows rows) { return rows == ClassTextRows::kReference ? "reference" : "by-name"; }
+
+namespace {
+
+// The per-dataset file names hard-coded in the reference's dataset classes.
+struct ReleaseLayout {
+  std::string name;
+  std::string names_csv;       // class-split/<names_csv>
+  std::string display_column;  // its column of display names (the embeddings' keys)
+  std::string text_tag;        // text/word_embeddings_<tag>_normed.npy
+};
+
+const std::vector<ReleaseLayout>& layouts() {
+  static const std::vector<ReleaseLayout> all = {
+      {"UCF", "ucf_clip_class_names.csv", "clip_class_name", "ucf"},
+      {"ActivityNet", "activitynet_w2v_class_names.csv", "manual", "activitynet"},
+      {"VGGSound", "vggsound_w2v_class_names.csv", "manual", "vggsound"},
+  };
+  return all;
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+const ReleaseLayout& find_layout(const std::string& name) {
+  std::string known;
+  for (const ReleaseLayout& l : layouts()) {
+    if (lower(l.name) == lower(name)) return l;
+    known += (known.empty() ? "" : ", ") + l.name;
+  }
+  throw std::invalid_argument("unknown release dataset '" + name + "' (expected " + known + ")");
+}
+
+const std::array<std::string, 2> kModalityFolders = {"video", "audio"};
+
+// Lines of a class list, stripped like Python's str.strip(); blank lines are ignored.
+std::vector<std::string> read_name_list(const fs::path& path) {
+  if (!fs::is_regular_file(path)) throw std::runtime_error(path.string() + ": file not found");
+  const std::string text = io::read_file(path);
+  std::vector<std::string> names;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    const auto not_space = [](unsigned char c) { return !std::isspace(c); };
+    line.erase(line.begin(), std::find_if(line.begin(), line.end(), not_space));
+    line.erase(std::find_if(line.rbegin(), line.rend(), not_space).base(), line.end());
+    if (!line.empty()) names.push_back(line);
+    start = end + 1;
+  }
+  return names;
+}
+
+// Class ids as the reference assigns them: index in the sorted all_class.txt, looked up
+// case-insensitively.
+struct ClassIndex {
+  std::vector<std::string> names;
+  std::map<std::string, int64_t> by_lower_name;
+
+  int64_t find(const std::string& name) const {
+    const auto it = by_lower_name.find(lower(name));
+    return it == by_lower_name.end() ? -1 : it->second;
+  }
+  int64_t at(const std::string& name, const fs::path& source) const {
+    const int64_t id = find(name);
+    if (id < 0) throw std::runtime_error(source.string() + ": class '" + name + "' is not in all_class.txt");
+    return id;
+  }
+};
+
+ClassIndex read_class_index(const fs::path& path) {
+  ClassIndex index;
+  index.names = read_name_list(path);
+  if (index.names.empty()) throw std::runtime_error(path.string() + ": no classes");
+  std::sort(index.names.begin(), index.names.end());
+  for (size_t i = 0; i < index.names.size(); ++i) {
+    if (!index.by_lower_name.emplace(lower(index.names[i]), static_cast<int64_t>(i)).second) {
+      throw std::runtime_error(path.string() + ": class '" + index.names[i] + "' is listed twice");
+    }
+  }
+  return index;
+}
+
+// Appends one float32 vector (1-D, or [1, D]) to `out`, checking dtype, size and values.
+void append_vector(const io::PickleDocument& doc, io::PyIndex index, int64_t& dim, std::vector<float>& out,
+                   const std::string& what) {
+  const io::PyValue& a = doc.expect(index, io::PyKind::kArray, what);
+  if (a.dtype != "<f4" && a.dtype != ">f4") {
+    throw std::runtime_error(doc.source() + ": " + what + " has dtype " + a.dtype + ", expected float32");
+  }
+  if (!(a.shape.size() == 1 || (a.shape.size() == 2 && a.shape[0] == 1))) {
+    throw std::runtime_error(doc.source() + ": " + what + " is not a vector (" + std::to_string(a.shape.size()) + "-D)");
+  }
+  const int64_t n = a.shape.back();
+  if (dim == 0) dim = n;
+  if (n != dim || n == 0) {
+    throw std::runtime_error(doc.source() + ": " + what + " has " + std::to_string(n) + " values, expected " + std::to_string(dim));
+  }
+  const size_t start = out.size();
+  out.resize(start + static_cast<size_t>(n));
+  std::memcpy(out.data() + start, a.text.data(), static_cast<size_t>(n) * sizeof(float));
+  if (a.dtype[0] == '>') {
+    for (size_t i = start; i < out.size(); ++i) {
+      uint32_t bits;
+      std::memcpy(&bits, &out[i], 4);
+      bits = __builtin_bswap32(bits);
+      std::memcpy(&out[i], &bits, 4);
+    }
+  }
+  for (size_t i = start; i < out.size(); ++i) {
+    if (!std::isfinite(out[i])) throw std::runtime_error(doc.source() + ": " + what + " holds NaN or Inf");
+  }
+}
+
+// One <Class>.pkl: {features: [vector, ...], video_names: [str|bytes, ...], fps: [int, ...]}.
+struct ClassFile {
+  std::vector<std::string> names;
+  std::vector<float> values;  // names.size() x dim
+  int64_t unnamed_extra = 0;  // names beyond the features (dropped, as read_features pairs by position)
+};
+
+ClassFile read_class_file(const fs::path& path, int64_t& dim, int64_t& bytes_read) {
+  const std::string data = io::read_file(path);
+  bytes_read += static_cast<int64_t>(data.size());
+  const io::PickleDocument doc = io::parse_pickle(data, path.string());
+  const io::PyValue& dict = doc.expect(doc.root(), io::PyKind::kDict, "the pickled object");
+  ClassFile file;
+  const io::PyIndex features = doc.get(dict, "features");
+  const io::PyValue& fv = doc.at(features);
+  if (fv.kind == io::PyKind::kArray && fv.shape.size() == 2 && io::numpy_item_size(fv.dtype) == 4) {
+    throw std::runtime_error(path.string() + ": 'features' is one 2-D array; expected a list of vectors");
+  }
+  const std::vector<io::PyIndex>& vectors = doc.sequence(features, "'features'");
+  for (size_t i = 0; i < vectors.size(); ++i) {
+    append_vector(doc, vectors[i], dim, file.values, "feature " + std::to_string(i));
+  }
+  const std::vector<io::PyIndex>& names = doc.sequence(doc.get(dict, "video_names"), "'video_names'");
+  if (names.size() < vectors.size()) {
+    throw std::runtime_error(path.string() + ": " + std::to_string(vectors.size()) + " features but only " +
+                             std::to_string(names.size()) + " video names");
+  }
+  for (size_t i = 0; i < vectors.size(); ++i) file.names.emplace_back(doc.text(names[i], "video name " + std::to_string(i)));
+  file.unnamed_extra = static_cast<int64_t>(names.size() - vectors.size());
+  return file;
+}
+
+// The class files of one split folder, sorted by file name.
+std::vector<fs::path> class_files(const fs::path& folder, std::vector<std::string>& notes) {
+  if (!fs::is_directory(folder)) throw std::runtime_error(folder.string() + ": split folder not found");
+  std::vector<fs::path> files;
+  int64_t ignored = 0;
+  for (const auto& entry : fs::directory_iterator(folder)) {
+    if (entry.path().extension() == ".pkl") files.push_back(entry.path());
+    else ++ignored;
+  }
+  if (ignored > 0) notes.push_back(fmt::format("{}: ignored {} entries that are not .pkl files", folder.string(), ignored));
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// A text-embedding .npy: {display name: float32 vector}.
+struct TextEmbeddings {
+  std::vector<std::string> keys;  // sorted, as dict(sorted(data_raw.items()))
+  std::vector<std::vector<float>> vectors;
+  int64_t dim = 0;
+};
+
+TextEmbeddings read_text_embeddings(const fs::path& path, int64_t& bytes_read) {
+  if (!fs::is_regular_file(path)) throw std::runtime_error(path.string() + ": file not found");
+  const std::string data = io::read_file(path);
+  bytes_read += static_cast<int64_t>(data.size());
+  const io::NpyObject npy = io::parse_npy_object(data, path.string());
+  const io::PickleDocument& doc = npy.document;
+  const io::PyValue& dict = doc.expect(npy.item, io::PyKind::kDict, "the saved object");
+  std::vector<std::pair<std::string, std::vector<float>>> entries;
+  TextEmbeddings text;
+  for (size_t i = 0; i + 1 < dict.items.size(); i += 2) {
+    std::string key(doc.text(dict.items[i], "a key"));
+    std::vector<float> v;
+    append_vector(doc, dict.items[i + 1], text.dim, v, "the embedding of '" + key + "'");
+    entries.emplace_back(std::move(key), std::move(v));
+  }
+  if (entries.empty()) throw std::runtime_error(path.string() + ": no embeddings");
+  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [key, v] : entries) {
+    if (!text.keys.empty() && text.keys.back() == key) throw std::runtime_error(path.string() + ": key '" + key + "' appears twice");
+    text.keys.push_back(key);
+    text.vectors.push_back(std::move(v));
+  }
+  return text;
+}
+
+// Rows of the class-text matrix in class-id order, under the chosen rule.
+torch::Tensor class_text_matrix(const TextEmbeddings& text, const ClassIndex& classes,
+                                const std::map<std::string, std::string>& display_to_class, ClassTextRows rule,
+                                const fs::path& path, std::vector<std::string>& notes) {
+  const int64_t C = static_cast<int64_t>(classes.names.size());
+  std::vector<int64_t> own_row(static_cast<size_t>(C), -1);  // by-name row of each class
+  for (size_t k = 0; k < text.keys.size(); ++k) {
+    const auto it = display_to_class.find(text.keys[k]);
+    if (it == display_to_class.end()) {
+      throw std::runtime_error(path.string() + ": key '" + text.keys[k] + "' is no display name of the class-name CSV");
+    }
+    const int64_t id = classes.at(it->second, path);
+    if (own_row[static_cast<size_t>(id)] >= 0) throw std::runtime_error(path.string() + ": two keys name class '" + it->second + "'");
+    own_row[static_cast<size_t>(id)] = static_cast<int64_t>(k);
+  }
+  for (int64_t c = 0; c < C; ++c) {
+    if (own_row[static_cast<size_t>(c)] < 0) {
+      throw std::runtime_error(path.string() + ": class '" + classes.names[static_cast<size_t>(c)] + "' has no text embedding");
+    }
+  }
+  torch::Tensor out = torch::empty({C, text.dim}, torch::kFloat32);
+  std::vector<std::string> moved;
+  for (int64_t c = 0; c < C; ++c) {
+    const int64_t row = rule == ClassTextRows::kReference ? c : own_row[static_cast<size_t>(c)];
+    std::memcpy(out[c].data_ptr<float>(), text.vectors[static_cast<size_t>(row)].data(), static_cast<size_t>(text.dim) * sizeof(float));
+    if (row != own_row[static_cast<size_t>(c)] && moved.size() < 3) {
+      moved.push_back("'" + classes.names[static_cast<size_t>(c)] + "' gets '" + text.keys[static_cast<size_t>(row)] + "'");
+    }
+  }
+  if (rule == ClassTextRows::kReference) {
+    int64_t count = 0;
+    for (int64_t c = 0; c < C; ++c) count += own_row[static_cast<size_t>(c)] != c;
+    if (count > 0) {
+      std::string examples;
+      for (const auto& m : moved) examples += (examples.empty() ? "" : ", ") + m;
+      notes.push_back(fmt::format(
+          "{}: under the reference's row rule {} of {} classes get another class's embedding ({}{}); "
+          "--class-text by-name gives each class its own",
+          path.filename().string(), count, C, examples, count > 3 ? ", ..." : ""));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+const std::vector<std::string>& clipclap_release_layouts() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n;
+    for (const ReleaseLayout& l : layouts()) n.push_back(l.name);
+    return n;
+  }();
+  return names;
+}
+
+ClipClapImport import_clipclap_release(const ClipClapImportOptions& options,
+                                       const std::function<void(int64_t, int64_t)>& progress) {
+  const ReleaseLayout& layout = find_layout(options.dataset);
+  const fs::path split_dir = options.root / "class-split";
+  const fs::path feature_dir = options.root / "features" / options.features;
+  if (!fs::is_directory(options.root)) throw std::runtime_error(options.root.string() + ": release root not found");
+  ClipClapImport result;
+  Dataset& ds = result.dataset;
+  std::vector<std::string>& notes = result.notes;
+
+  const ClassIndex classes = read_class_index(split_dir / "all_class.txt");
+  const int64_t C = static_cast<int64_t>(classes.names.size());
+
+  // Display names.
+  const fs::path csv_path = split_dir / layout.names_csv;
+  if (!fs::is_regular_file(csv_path)) throw std::runtime_error(csv_path.string() + ": file not found");
+  const io::CsvTable csv = io::read_csv(csv_path);
+  const size_t original_col = csv.column("original", csv_path.string());
+  const size_t display_col = csv.column(layout.display_column, csv_path.string());
+  std::vector<std::string> display(static_cast<size_t>(C));
+  std::map<std::string, std::string> display_to_class;
+  for (const auto& row : csv.rows) {
+    const int64_t id = classes.find(row[original_col]);
+    if (id < 0) {
+      notes.push_back(csv_path.filename().string() + ": row '" + row[original_col] + "' is not in all_class.txt (ignored)");
+      continue;
+    }
+    display[static_cast<size_t>(id)] = row[display_col];
+    display_to_class[row[display_col]] = row[original_col];
+  }
+  for (int64_t c = 0; c < C; ++c) {
+    if (display[static_cast<size_t>(c)].empty()) {
+      throw std::runtime_error(csv_path.string() + ": no display name for class '" + classes.names[static_cast<size_t>(c)] + "'");
+    }
+    ds.classes.push_back({classes.names[static_cast<size_t>(c)], display[static_cast<size_t>(c)]});
+  }
+
+  // Class lists.
+  std::map<std::string, std::set<int64_t>> lists;
+  for (const char* split : kClassSplitNames) {
+    const fs::path path = split_dir / options.split / (std::string(split) + ".txt");
+    std::set<int64_t>& ids = lists[split];
+    for (const std::string& name : read_name_list(path)) ids.insert(classes.at(name, path));
+    if (ids.empty()) throw std::runtime_error(path.string() + ": no classes");
+  }
+  std::set<int64_t> stage2 = lists["stage_1_train"];
+  stage2.insert(lists["stage_1_val_unseen"].begin(), lists["stage_1_val_unseen"].end());
+  if (stage2 != lists["stage_2_train"]) {
+    notes.push_back("stage_2_train.txt differs from stage_1_train + stage_1_val_unseen; using the latter, as the reference trains on it");
+    lists["stage_2_train"] = stage2;
+  }
+  for (const auto& [split, ids] : lists) ds.class_splits[split] = std::vector<int64_t>(ids.begin(), ids.end());
+
+  // Text embeddings.
+  const fs::path clip_path = feature_dir / "text" / ("word_embeddings_" + layout.text_tag + "_normed.npy");
+  const fs::path clap_path = feature_dir / "text" / ("wavcaps_word_embeddings_" + layout.text_tag + "_normed.npy");
+  const TextEmbeddings clip = read_text_embeddings(clip_path, result.bytes_read);
+  ds.clip_text = class_text_matrix(clip, classes, display_to_class, options.text_rows, clip_path, notes);
+  ds.clip_dim = clip.dim;
+  if (fs::exists(clap_path)) {
+    const TextEmbeddings clap = read_text_embeddings(clap_path, result.bytes_read);
+    ds.clap_text = class_text_matrix(clap, classes, display_to_class, options.text_rows, clap_path, notes);
+    ds.clap_dim = clap.dim;
+  } else {
+    notes.push_back(clap_path.string() + ": absent; the dataset has CLIP class text only");
+  }
+
+  // Videos: both modalities of every split folder, class file by class file.
+  std::map<std::string, std::vector<fs::path>> files;  // folder -> video-modality class files
+  int64_t total = 0, done = 0;
+  for (const char* folder : kVideoSplitNames) {
+    files[folder] = class_files(feature_dir / "video" / folder, notes);
+    const std::vector<fs::path> audio = class_files(feature_dir / "audio" / folder, notes);
+    std::set<std::string> video_stems, audio_stems;
+    for (const auto& p : files[folder]) video_stems.insert(p.stem().string());
+    for (const auto& p : audio) audio_stems.insert(p.stem().string());
+    for (const std::string& stem : video_stems) {
+      if (!audio_stems.count(stem)) throw std::runtime_error((feature_dir / "audio" / folder / (stem + ".pkl")).string() + ": file not found (the video features have it)");
+    }
+    for (const std::string& stem : audio_stems) {
+      if (!video_stems.count(stem)) throw std::runtime_error((feature_dir / "video" / folder / (stem + ".pkl")).string() + ": file not found (the audio features have it)");
+    }
+    total += 2 * static_cast<int64_t>(files[folder].size());
+  }
+  for (const char* folder : kVideoSplitNames) {
+    const std::set<int64_t>& keep = lists[folder];
+    VideoSplit split;
+    std::vector<float> visual, audio;
+    std::vector<int64_t> labels;
+    int64_t dropped_videos = 0, dropped_classes = 0, extra_names = 0;
+    for (const fs::path& video_path : files[folder]) {
+      const std::string stem = video_path.stem().string();
+      const int64_t id = classes.at(stem, video_path);
+      const fs::path audio_path = feature_dir / "audio" / folder / video_path.filename();
+      ClassFile v = read_class_file(video_path, ds.visual_dim, result.bytes_read);
+      ClassFile a = read_class_file(audio_path, ds.audio_dim, result.bytes_read);
+      done += 2;
+      if (progress) progress(done, total);
+      if (v.names != a.names) {
+        throw std::runtime_error(audio_path.string() + ": lists other videos than " + video_path.string() + " (" +
+                                 std::to_string(a.names.size()) + " vs " + std::to_string(v.names.size()) + ")");
+      }
+      if (!keep.count(id)) {
+        dropped_videos += static_cast<int64_t>(v.names.size());
+        ++dropped_classes;
+        continue;
+      }
+      extra_names += v.unnamed_extra;
+      visual.insert(visual.end(), v.values.begin(), v.values.end());
+      audio.insert(audio.end(), a.values.begin(), a.values.end());
+      labels.insert(labels.end(), v.names.size(), id);
+      for (std::string& name : v.names) split.video_ids.push_back(std::move(name));
+    }
+    if (dropped_classes > 0) {
+      notes.push_back(fmt::format("{}: left out {} videos of {} classes that {}.txt does not list", folder, dropped_videos,
+                                  dropped_classes, folder));
+    }
+    if (extra_names > 0) {
+      notes.push_back(fmt::format("{}: {} video names without features (dropped; names pair with features by position, as in the reference)",
+                                  folder, extra_names));
+    }
+    const auto n = static_cast<int64_t>(labels.size());
+    if (n == 0) throw std::runtime_error((feature_dir / "video" / folder).string() + ": no videos of the split's classes");
+    split.visual = torch::from_blob(visual.data(), {n, ds.visual_dim}, torch::kFloat32).clone();
+    split.audio = torch::from_blob(audio.data(), {n, ds.audio_dim}, torch::kFloat32).clone();
+    split.labels = torch::from_blob(labels.data(), {n}, torch::kInt64).clone();
+    ds.video_splits[folder] = std::move(split);
+  }
+
+  ds.name = layout.name;
+  ds.description = fmt::format("imported from the ClipClap-GZSL feature release at {} ({}, features {}, class text rows: {})",
+                               fs::absolute(options.root).lexically_normal().string(), options.split, options.features,
+                               to_string(options.text_rows));
+  validate_dataset(ds, options.root.string());
+  return result;
+}
+
+namespace {
+
+std::string pickled_class_file(const VideoSplit& split, const torch::Tensor& features, const std::vector<int64_t>& rows) {
+  io::PickleWriter w;
+  w.begin_dict();
+  w.str("features");
+  w.begin_list();
+  const torch::Tensor f = features.contiguous();
+  for (int64_t r : rows) w.float32_array(f[r].data_ptr<float>(), {f.size(1)});
+  w.end_list();
+  w.str("video_names");
+  w.begin_list();
+  for (int64_t r : rows) w.str(split.video_ids[static_cast<size_t>(r)]);
+  w.end_list();
+  w.str("fps");
+  w.begin_list();
+  for (size_t i = 0; i < rows.size(); ++i) w.integer(25);
+  w.end_list();
+  w.end_dict();
+  return w.finish();
+}
+
+std::string text_npy(const Dataset& ds, const torch::Tensor& text) {
+  io::PickleWriter w;
+  w.begin_object_scalar();
+  w.begin_dict();
+  const torch::Tensor t = text.contiguous();
+  for (int64_t c = 0; c < ds.num_classes(); ++c) {
+    w.str(ds.classes[static_cast<size_t>(c)].display_name);
+    w.float32_array(t[c].data_ptr<float>(), {t.size(1)});
+  }
+  w.end_dict();
+  w.end_object_scalar();
+  return io::npy_object_file(w.finish());
+}
+
+std::string lines(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& n : names) out += n + "\n";
+  return out;
+}
+
+}  // namespace
+
+void export_clipclap_release(const Dataset& ds, const fs::path& root, const std::string& layout_name, const std::string& split,
+                             const std::string& features, bool replace_existing) {
+  const ReleaseLayout& layout = find_layout(layout_name);
+  validate_dataset(ds, "dataset '" + ds.name + "'");
+  if (ds.clip_dim == 0) throw std::invalid_argument("dataset '" + ds.name + "' has no CLIP class text, which the release layout requires");
+  std::set<std::string> displays;
+  for (const ClassInfo& c : ds.classes) {
+    if (c.display_name.empty() || !displays.insert(c.display_name).second) {
+      throw std::invalid_argument("class '" + c.name + "': display names must be non-empty and unique (they key the text embeddings)");
+    }
+  }
+  std::vector<std::string> sorted_names;
+  for (const ClassInfo& c : ds.classes) sorted_names.push_back(c.name);
+  std::sort(sorted_names.begin(), sorted_names.end());
+  std::map<std::string, int64_t> label_code;  // the reference's class id: index in sorted names
+  for (size_t i = 0; i < sorted_names.size(); ++i) label_code[sorted_names[i]] = static_cast<int64_t>(i);
+
+  io::StagedDirectory staged(root, replace_existing);
+  const fs::path split_dir = staged.path() / "class-split";
+  fs::create_directories(split_dir / split);
+  io::write_file_atomically(split_dir / "all_class.txt", lines(sorted_names));
+  {
+    std::string csv = "original,manual" + std::string(layout.display_column == "manual" ? "" : "," + layout.display_column) + "\n";
+    for (const ClassInfo& c : ds.classes) {
+      csv += io::csv_field(c.name) + "," + io::csv_field(c.display_name);
+      if (layout.display_column != "manual") csv += "," + io::csv_field(c.display_name);
+      csv += "\n";
+    }
+    io::write_file_atomically(split_dir / layout.names_csv, csv);
+  }
+  for (const char* s : kClassSplitNames) {
+    std::vector<std::string> names;
+    for (int64_t id : ds.class_split(s)) names.push_back(ds.classes[static_cast<size_t>(id)].name);
+    std::sort(names.begin(), names.end());
+    io::write_file_atomically(split_dir / split / (std::string(s) + ".txt"), lines(names));
+  }
+  // Video lists per split, as in the release: filename,label,label_code.
+  const auto video_csv = [&](std::initializer_list<const char*> folders) {
+    std::string csv = "filename,label,label_code\n";
+    for (const char* folder : folders) {
+      const VideoSplit& v = ds.video_split(folder);
+      const auto labels = v.labels.accessor<int64_t, 1>();
+      for (int64_t i = 0; i < v.size(); ++i) {
+        const std::string& name = ds.classes[static_cast<size_t>(labels[i])].name;
+        csv += io::csv_field(v.video_ids[static_cast<size_t>(i)]) + "," + io::csv_field(name) + "," + std::to_string(label_code[name]) + "\n";
+      }
+    }
+    return csv;
+  };
+  for (const char* folder : kVideoSplitNames) io::write_file_atomically(split_dir / split / (std::string(folder) + ".csv"), video_csv({folder}));
+  io::write_file_atomically(split_dir / split / "stage_2_train.csv", video_csv({"stage_1_train", "stage_1_val_seen", "stage_1_val_unseen"}));
+
+  const fs::path feature_dir = staged.path() / "features" / features;
+  for (const char* folder : kVideoSplitNames) {
+    const VideoSplit& v = ds.video_split(folder);
+    std::map<int64_t, std::vector<int64_t>> rows_of_class;
+    const auto labels = v.labels.accessor<int64_t, 1>();
+    for (int64_t i = 0; i < v.size(); ++i) rows_of_class[labels[i]].push_back(i);
+    for (const std::string& modality : kModalityFolders) {
+      const torch::Tensor& f = modality == "video" ? v.visual : v.audio;
+      if (!f.defined()) continue;
+      const fs::path dir = feature_dir / modality / folder;
+      fs::create_directories(dir);
+      for (const auto& [cls, rows] : rows_of_class) {
+        io::write_file_atomically(dir / (ds.classes[static_cast<size_t>(cls)].name + ".pkl"), pickled_class_file(v, f, rows));
+      }
+    }
+  }
+  fs::create_directories(feature_dir / "text");
+  io::write_file_atomically(feature_dir / "text" / ("word_embeddings_" + layout.text_tag + "_normed.npy"), text_npy(ds, ds.clip_text));
+  if (ds.clap_dim > 0) {
+    io::write_file_atomically(feature_dir / "text" / ("wavcaps_word_embeddings_" + layout.text_tag + "_normed.npy"), text_npy(ds, ds.clap_text));
+  }
+  staged.commit();
+}
+
+}  // namespace avgzsl

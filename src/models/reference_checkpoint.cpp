@@ -1,0 +1,46 @@
+#include "avgzsl/models/reference_checkpoint.h"
+
+#include <set>
+#include <stdexcept>
+
+#include "avgzsl/io/torch_archive.h"
+
+namespace avgzsl::models {
+
+ReferenceCheckpoint read_reference_checkpoint(const std::filesystem::path& path) {
+  const io::TorchArchive archive(path);
+  const io::PickleDocument& doc = archive.document();
+  const io::PyValue& root = doc.expect(doc.root(), io::PyKind::kDict, "the saved object");
+  ReferenceCheckpoint checkpoint;
+  const io::PyIndex* model = doc.find(root, "model");
+  // A bare state_dict (torch.save(model.state_dict())) is accepted too.
+  checkpoint.state = archive.tensor_dict(model ? *model : doc.root(), "the state_dict");
+  if (checkpoint.state.empty()) throw std::runtime_error(path.string() + ": the state_dict holds no tensors");
+  for (auto& [name, tensor] : checkpoint.state) {
+    if (name.rfind("module.", 0) == 0) name = name.substr(7);
+  }
+  if (const io::PyIndex* epoch = doc.find(root, "epoch")) {
+    checkpoint.epoch = doc.expect(*epoch, io::PyKind::kInt, "'epoch'").integer;
+  }
+  if (const io::PyIndex* metric = doc.find(root, "metric"); metric && doc.at(*metric).kind == io::PyKind::kStr) {
+    checkpoint.metric = std::string(doc.at(*metric).text);
+  }
+  return checkpoint;
+}
+
+ClipClap clipclap_from_reference(const ReferenceCheckpoint& checkpoint, const ClipClapOptions& options,
+                                 const std::string& source, std::vector<std::string>* ignored) {
+  ClipClap model(options);
+  std::set<std::string> ours;
+  for (const auto& [name, tensor] : model->state_dict()) ours.insert(name);
+  std::vector<std::pair<std::string, torch::Tensor>> state;
+  for (const auto& [name, tensor] : checkpoint.state) {
+    if (ours.count(name)) state.emplace_back(name, tensor);
+    else if (ignored) ignored->push_back(name);
+  }
+  model->load_state_dict(state, source);
+  model->eval();
+  return model;
+}
+
+}  // namespace avgzsl::models
