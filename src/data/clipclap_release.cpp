@@ -166,6 +166,11 @@ ClassFile read_class_file(const fs::path& path, int64_t& dim, int64_t& bytes_rea
   for (size_t i = 0; i < vectors.size(); ++i) {
     append_vector(doc, vectors[i], dim, file.values, "feature " + std::to_string(i));
   }
+  // A real file stores every vector's bytes; one array referenced many times would let a small
+  // file claim unbounded memory.
+  if (file.values.size() * sizeof(float) > data.size()) {
+    throw std::runtime_error(path.string() + ": more feature data than the file holds (one array referenced many times?)");
+  }
   const std::vector<io::PyIndex>& names = doc.sequence(doc.get(dict, "video_names"), "'video_names'");
   if (names.size() < vectors.size()) {
     throw std::runtime_error(path.string() + ": " + std::to_string(vectors.size()) + " features but only " +
@@ -213,6 +218,9 @@ TextEmbeddings read_text_embeddings(const fs::path& path, int64_t& bytes_read) {
     entries.emplace_back(std::move(key), std::move(v));
   }
   if (entries.empty()) throw std::runtime_error(path.string() + ": no embeddings");
+  if (entries.size() * static_cast<size_t>(text.dim) * sizeof(float) > data.size()) {
+    throw std::runtime_error(path.string() + ": more embedding data than the file holds (one array referenced many times?)");
+  }
   std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   for (auto& [key, v] : entries) {
     if (!text.keys.empty() && text.keys.back() == key) throw std::runtime_error(path.string() + ": key '" + key + "' appears twice");
@@ -277,44 +285,48 @@ const std::vector<std::string>& clipclap_release_layouts() {
   return names;
 }
 
-ClipClapImport import_clipclap_release(const ClipClapImportOptions& options,
-                                       const std::function<void(int64_t, int64_t)>& progress) {
-  const ReleaseLayout& layout = find_layout(options.dataset);
-  const fs::path split_dir = options.root / "class-split";
-  const fs::path feature_dir = options.root / "features" / options.features;
-  if (!fs::is_directory(options.root)) throw std::runtime_error(options.root.string() + ": release root not found");
-  ClipClapImport result;
-  Dataset& ds = result.dataset;
-  std::vector<std::string>& notes = result.notes;
+namespace {
 
+ClassIndex class_index_of(const std::vector<ClassInfo>& classes) {
+  ClassIndex index;
+  for (size_t i = 0; i < classes.size(); ++i) {
+    index.names.push_back(classes[i].name);
+    index.by_lower_name.emplace(lower(classes[i].name), static_cast<int64_t>(i));
+  }
+  return index;
+}
+
+}  // namespace
+
+ClipClapClassSplits read_clipclap_class_splits(const ClipClapImportOptions& options) {
+  const ReleaseLayout& layout = find_layout(options.dataset);
+  if (!fs::is_directory(options.root)) throw std::runtime_error(options.root.string() + ": release root not found");
+  const fs::path split_dir = options.root / "class-split";
+  ClipClapClassSplits out;
   const ClassIndex classes = read_class_index(split_dir / "all_class.txt");
   const int64_t C = static_cast<int64_t>(classes.names.size());
 
-  // Display names.
   const fs::path csv_path = split_dir / layout.names_csv;
   if (!fs::is_regular_file(csv_path)) throw std::runtime_error(csv_path.string() + ": file not found");
   const io::CsvTable csv = io::read_csv(csv_path);
   const size_t original_col = csv.column("original", csv_path.string());
   const size_t display_col = csv.column(layout.display_column, csv_path.string());
   std::vector<std::string> display(static_cast<size_t>(C));
-  std::map<std::string, std::string> display_to_class;
   for (const auto& row : csv.rows) {
     const int64_t id = classes.find(row[original_col]);
     if (id < 0) {
-      notes.push_back(csv_path.filename().string() + ": row '" + row[original_col] + "' is not in all_class.txt (ignored)");
+      out.notes.push_back(csv_path.filename().string() + ": row '" + row[original_col] + "' is not in all_class.txt (ignored)");
       continue;
     }
     display[static_cast<size_t>(id)] = row[display_col];
-    display_to_class[row[display_col]] = row[original_col];
   }
   for (int64_t c = 0; c < C; ++c) {
     if (display[static_cast<size_t>(c)].empty()) {
       throw std::runtime_error(csv_path.string() + ": no display name for class '" + classes.names[static_cast<size_t>(c)] + "'");
     }
-    ds.classes.push_back({classes.names[static_cast<size_t>(c)], display[static_cast<size_t>(c)]});
+    out.classes.push_back({classes.names[static_cast<size_t>(c)], display[static_cast<size_t>(c)]});
   }
 
-  // Class lists.
   std::map<std::string, std::set<int64_t>> lists;
   for (const char* split : kClassSplitNames) {
     const fs::path path = split_dir / options.split / (std::string(split) + ".txt");
@@ -325,10 +337,29 @@ ClipClapImport import_clipclap_release(const ClipClapImportOptions& options,
   std::set<int64_t> stage2 = lists["stage_1_train"];
   stage2.insert(lists["stage_1_val_unseen"].begin(), lists["stage_1_val_unseen"].end());
   if (stage2 != lists["stage_2_train"]) {
-    notes.push_back("stage_2_train.txt differs from stage_1_train + stage_1_val_unseen; using the latter, as the reference trains on it");
+    out.notes.push_back("stage_2_train.txt differs from stage_1_train + stage_1_val_unseen; using the latter, as the reference trains on it");
     lists["stage_2_train"] = stage2;
   }
-  for (const auto& [split, ids] : lists) ds.class_splits[split] = std::vector<int64_t>(ids.begin(), ids.end());
+  for (const auto& [split, ids] : lists) out.class_splits[split] = std::vector<int64_t>(ids.begin(), ids.end());
+  return out;
+}
+
+ClipClapImport import_clipclap_release(const ClipClapImportOptions& options,
+                                       const std::function<void(int64_t, int64_t)>& progress) {
+  const ReleaseLayout& layout = find_layout(options.dataset);
+  const fs::path feature_dir = options.root / "features" / options.features;
+  ClipClapImport result;
+  Dataset& ds = result.dataset;
+  std::vector<std::string>& notes = result.notes;
+  ClipClapClassSplits class_side = read_clipclap_class_splits(options);
+  ds.classes = class_side.classes;
+  ds.class_splits = class_side.class_splits;
+  notes = class_side.notes;
+  const ClassIndex classes = class_index_of(ds.classes);
+  std::map<std::string, std::string> display_to_class;
+  for (const ClassInfo& c : ds.classes) display_to_class[c.display_name] = c.name;
+  std::map<std::string, std::set<int64_t>> lists;
+  for (const auto& [split, ids] : ds.class_splits) lists[split] = std::set<int64_t>(ids.begin(), ids.end());
 
   // Text embeddings.
   const fs::path clip_path = feature_dir / "text" / ("word_embeddings_" + layout.text_tag + "_normed.npy");

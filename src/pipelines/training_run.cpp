@@ -251,10 +251,15 @@ void import_reference_run(TrainConfig config, const fs::path& stage1_pt, const f
   config.apply_paper_defaults(dataset.name);
   config.validate();
   const ProtocolSets sets = build_protocol_sets(dataset, config.modality, config.label_source());
-  const models::ClipClapOptions options = model_options(config, sets.input_dim, sets.text_dim);
-
   const models::ReferenceCheckpoint stage1 = models::read_reference_checkpoint(stage1_pt);
   const models::ReferenceCheckpoint stage2 = models::read_reference_checkpoint(stage2_pt);
+  // The widths come from the checkpoint (the reference's are 512 and 64); input and text sizes
+  // from the dataset and the options, so a model trained on other inputs fails with both shapes.
+  for (const auto& [name, tensor] : stage1.state) {
+    if (name == "O_enc.fc.0.weight") config.hidden_dim = static_cast<int>(tensor.size(0));
+    if (name == "O_proj.fc.4.weight") config.embedding_dim = static_cast<int>(tensor.size(0));
+  }
+  const models::ClipClapOptions options = model_options(config, sets.input_dim, sets.text_dim);
   if (stage1.epoch < 1) throw std::runtime_error(stage1_pt.string() + ": no 'epoch' entry (the best stage-1 epoch + 1)");
   const int best_epoch = static_cast<int>(stage1.epoch - 1);
   std::vector<std::string> ignored;

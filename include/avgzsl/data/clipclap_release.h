@@ -21,6 +21,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,15 @@ struct ClipClapImportOptions {
   std::string features = "cls_features_non_averaged";  // features/<features>/
   ClassTextRows text_rows = ClassTextRows::kReference;
 };
+
+// The class side of a release: classes (sorted all_class.txt, display names from the CSV) and the
+// six class lists, stage_2_train as the reference trains on it.
+struct ClipClapClassSplits {
+  std::vector<ClassInfo> classes;
+  std::map<std::string, std::vector<int64_t>> class_splits;  // split name -> sorted class ids
+  std::vector<std::string> notes;
+};
+ClipClapClassSplits read_clipclap_class_splits(const ClipClapImportOptions& options);
 
 struct ClipClapImport {
   Dataset dataset;
