@@ -176,5 +176,69 @@ TEST_F(Cli, UnknownVerbOrOptionIsAUsageError) {
   EXPECT_NE(run("train --data x --out y --no-such-option").code, 0);
 }
 
+// The reference's release and checkpoints through the command line: import, train on it,
+// import the trained models, export back.
+TEST_F(Cli, ImportClipClapThenCheckpointThenExport) {
+  const fs::path release = testing::fixture_dir() / "clipclap_release";
+  const fs::path native = dir_ / "imported";
+  const Result imported = run("import-clipclap --root " + (release / "release_p2/UCF").string() + " --dataset UCF --out " +
+                              native.string());
+  ASSERT_EQ(imported.code, 0) << imported.out;
+  EXPECT_NE(imported.out.find("stage_2_test_unseen     2 classes,      8 videos"), std::string::npos) << imported.out;
+  EXPECT_NE(imported.out.find("note: stage_2_test_unseen: left out 4 videos"), std::string::npos) << imported.out;
+  EXPECT_TRUE(fs::exists(native / "manifest.json"));
+
+  const Result ckpt = run("import-checkpoint --data " + native.string() + " --stage1 " +
+                          (release / "ClipClap_model_stage1.pt").string() + " --stage2 " +
+                          (release / "ClipClap_model_stage2.pt").string() + " --out " + (dir_ / "run").string());
+  ASSERT_EQ(ckpt.code, 0) << ckpt.out;
+  const Result evaluate = run("evaluate --run " + (dir_ / "run").string() + " --threads 1");
+  ASSERT_EQ(evaluate.code, 0) << evaluate.out;
+  EXPECT_NE(evaluate.out.find("UCF (test)"), std::string::npos) << evaluate.out;
+
+  const Result exported = run("export --format clipclap --data " + native.string() + " --out " + (dir_ / "release").string());
+  ASSERT_EQ(exported.code, 0) << exported.out;
+  EXPECT_TRUE(fs::exists(dir_ / "release/features/cls_features_non_averaged/video/stage_1_train/Archery.pkl"));
+  EXPECT_TRUE(fs::exists(dir_ / "release/class-split/cls_split/stage_2_test_unseen.txt"));
+
+  // Python's own pickle and numpy read the export, where Debian's python3-numpy is installed.
+  if (std::system("/usr/bin/python3 -c 'import numpy' > /dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "python3-numpy is absent: the export was not checked with Python";
+  }
+  const std::string script = (testing::fixture_dir() / "read_release_like_reference.py").string();
+  FILE* pipe = ::popen(("/usr/bin/python3 " + script + " " + (dir_ / "release").string() + " 2>&1").c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string py;
+  std::array<char, 4096> buffer{};
+  size_t n = 0;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) py.append(buffer.data(), n);
+  ASSERT_EQ(::pclose(pipe), 0) << py;
+  const auto counts = nlohmann::json::parse(py);
+  EXPECT_EQ(counts["video/stage_1_train"], 8);
+  EXPECT_EQ(counts["audio/stage_2_test_unseen"], 8);
+  EXPECT_EQ(counts["text"], 7);
+  EXPECT_EQ(counts["dims"], nlohmann::json::parse("[6, 8]"));
+}
+
+TEST_F(Cli, ImportErrorsAreOneLineAndLeaveNothingBehind) {
+  const fs::path release = testing::fixture_dir() / "clipclap_release/release_p4/UCF";
+  expect_one_line_error(run("import-clipclap --root " + (dir_ / "nowhere").string() + " --dataset UCF --out " +
+                            (dir_ / "x").string()), "release root not found");
+  expect_one_line_error(run("import-clipclap --root " + release.string() + " --dataset Kinetics --out " + (dir_ / "x").string()),
+                        "unknown release dataset 'Kinetics'");
+  expect_one_line_error(run("import-clipclap --root " + release.string() + " --dataset UCF --split main_split --out " +
+                            (dir_ / "x").string()), "main_split/stage_1_train.txt: file not found");
+  EXPECT_FALSE(fs::exists(dir_ / "x"));
+  EXPECT_FALSE(fs::exists(dir_ / "x.partial"));
+  expect_one_line_error(run("import-checkpoint --data " + data().string() + " --stage1 " + (dir_ / "none.pt").string() +
+                            " --stage2 " + (dir_ / "none.pt").string() + " --out " + (dir_ / "run").string()),
+                        "none.pt: file not found");
+  // The fixture checkpoints were trained on 14-d inputs; this dataset has others.
+  const fs::path pt = testing::fixture_dir() / "clipclap_release/ClipClap_model_stage1.pt";
+  expect_one_line_error(run("import-checkpoint --data " + data().string() + " --stage1 " + pt.string() + " --stage2 " +
+                            pt.string() + " --out " + (dir_ / "run").string()), "ClipClap_model_stage1.pt: tensor");
+  EXPECT_FALSE(fs::exists(dir_ / "run"));
+}
+
 }  // namespace
 }  // namespace avgzsl
