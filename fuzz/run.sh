@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds the parser fuzz target with clang's libFuzzer, AddressSanitizer and UBSan, and runs it.
+#   fuzz/run.sh [SECONDS] [JOBS]        (default: 600 seconds, 1 job)
+# Needs Debian's clang and libclang-rt-dev (apt-get install clang libclang-rt-14-dev).
+# The seed corpus is the committed fixtures (every protocol, npy files, hostile files); new
+# inputs that find new paths go to build-fuzz/corpus, crashes to build-fuzz/crash-*.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-600}"
+jobs="${2:-1}"
+out=build-fuzz
+mkdir -p "$out/corpus" "$out/seeds"
+clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude \
+  fuzz/pickle_fuzzer.cpp src/io/python_pickle.cpp src/io/numpy_file.cpp -o "$out/pickle_fuzzer"
+find tests/fixtures/clipclap_release \( -name '*.pkl' -o -name '*.npy' \) -size -64k -exec cp {} "$out/seeds/" \; 2>/dev/null || true
+# data.pkl of the checkpoint archives: the torch dialect
+for pt in tests/fixtures/clipclap_release/*.pt; do
+  unzip -p "$pt" '*/data.pkl' > "$out/seeds/$(basename "$pt" .pt).data.pkl" 2>/dev/null || true
+done
+"$out/pickle_fuzzer" "$out/corpus" "$out/seeds" -max_total_time="$seconds" -jobs="$jobs" -workers="$jobs" \
+  -max_len=65536 -rss_limit_mb=2048 -artifact_prefix="$out/" -print_final_stats=1
