@@ -4,6 +4,7 @@
 # Needs Debian's clang and libclang-rt-dev (apt-get install clang libclang-rt-14-dev).
 # The seed corpus is the committed fixtures (every protocol, npy files, hostile files); new
 # inputs that find new paths go to build-fuzz/corpus, crashes to build-fuzz/crash-*.
+# Prints libFuzzer's final stats: executions, rate, peak memory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-600}"
@@ -17,5 +18,8 @@ find tests/fixtures/clipclap_release \( -name '*.pkl' -o -name '*.npy' \) -size 
 for pt in tests/fixtures/clipclap_release/*.pt; do
   unzip -p "$pt" '*/data.pkl' > "$out/seeds/$(basename "$pt" .pt).data.pkl" 2>/dev/null || true
 done
-"$out/pickle_fuzzer" "$out/corpus" "$out/seeds" -max_total_time="$seconds" -jobs="$jobs" -workers="$jobs" \
-  -max_len=65536 -rss_limit_mb=2048 -artifact_prefix="$out/" -print_final_stats=1
+parallel=()
+[ "$jobs" -gt 1 ] && parallel=(-jobs="$jobs" -workers="$jobs")  # libFuzzer then logs to fuzz-N.log
+cd "$out"
+./pickle_fuzzer corpus seeds -max_total_time="$seconds" "${parallel[@]}" \
+  -max_len=65536 -rss_limit_mb=2048 -artifact_prefix=./ -print_final_stats=1
