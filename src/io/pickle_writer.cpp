@@ -84,10 +84,9 @@ void PickleWriter::dtype(std::string_view descr, char byte_order, int64_t flags)
 }
 
 // numpy.core.multiarray._reconstruct(numpy.ndarray, (0,), b'b'), then BUILD with
-// (1, shape, dtype, is_fortran, data): how numpy pickles an array below protocol 5.
-void PickleWriter::float32_array(const float* data, const std::vector<int64_t>& shape) {
-  int64_t count = 1;
-  for (int64_t d : shape) count *= d;
+// (1, shape, dtype, is_fortran, data): how numpy pickles an array below protocol 5. This writes
+// the call and opens the state tuple up to its version; the caller adds the rest.
+void PickleWriter::begin_array_state() {
   global("numpy.core.multiarray", "_reconstruct");
   global("numpy", "ndarray");
   integer(0);
@@ -97,6 +96,12 @@ void PickleWriter::float32_array(const float* data, const std::vector<int64_t>& 
   op(kReduce);
   op(kMark);
   integer(1);
+}
+
+void PickleWriter::float32_array(const float* data, const std::vector<int64_t>& shape) {
+  int64_t count = 1;
+  for (int64_t d : shape) count *= d;
+  begin_array_state();
   op(kMark);
   for (int64_t d : shape) integer(d);
   op(kTuple);
@@ -119,15 +124,7 @@ void PickleWriter::begin_dict() {
 void PickleWriter::end_dict() { op(kSetItems); }
 
 void PickleWriter::begin_object_scalar() {
-  global("numpy.core.multiarray", "_reconstruct");
-  global("numpy", "ndarray");
-  integer(0);
-  op(kTuple1);
-  bytes("b");
-  op(kTuple3);
-  op(kReduce);
-  op(kMark);
-  integer(1);
+  begin_array_state();
   op(kEmptyTuple);
   dtype("O8", '|', 63);  // 63: numpy's flags for object dtypes
   boolean(false);

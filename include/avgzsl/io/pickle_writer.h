@@ -39,6 +39,7 @@ class PickleWriter {
   void le(uint64_t value, int bytes);
   void global(std::string_view module, std::string_view name);
   void dtype(std::string_view descr, char byte_order, int64_t flags);
+  void begin_array_state();
   std::string out_;
 };
 
