@@ -6,7 +6,9 @@
 // Both run on a warm page cache (the files were just written and read once), so "disk" here
 // is the kernel's copy speed; on a cold cache both grow by the same device time.
 //
-//   ./build/bench/avgzsl_import_bench [SCALE]     SCALE multiplies the videos per class (default 1)
+//   ./build/bench/avgzsl_import_bench [SCALE] [--keep]
+// SCALE multiplies the videos per class (default 1); --keep leaves the release in /tmp for
+// profiling `avgzsl import-clipclap` on it.
 #include <fmt/format.h>
 
 #include <chrono>
@@ -74,6 +76,7 @@ int main(int argc, char** argv) {
   avgzsl::util::restart_with_passive_openmp(argv);
   avgzsl::util::configure_threads(0);
   const double scale = argc > 1 ? std::atof(argv[1]) : 1.0;
+  const bool keep = argc > 2 && std::string(argv[2]) == "--keep";
   const fs::path root = fs::temp_directory_path() / fmt::format("avgzsl-import-bench-{}", ::getpid());
   int64_t videos = 0;
   {
@@ -111,6 +114,6 @@ int main(int argc, char** argv) {
   fmt::print("{:<8} {:>8} {:>10}\n", "reader", "seconds", "MB/s");
   fmt::print("{:<8} {:>8.2f} {:>10.0f}\n", "cat", cat_s, mb / cat_s);
   fmt::print("{:<8} {:>8.2f} {:>10.0f}   ({:.1f}x cat's time)\n", "import", import_s, mb / import_s, import_s / cat_s);
-  fs::remove_all(root);
+  if (!keep) fs::remove_all(root);
   return imported_videos == videos ? 0 : 1;
 }

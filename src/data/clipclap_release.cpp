@@ -395,7 +395,7 @@ ClipClapImport import_clipclap_release(const ClipClapImportOptions& options,
   for (const char* folder : kVideoSplitNames) {
     const std::set<int64_t>& keep = lists[folder];
     VideoSplit split;
-    std::vector<float> visual, audio;
+    std::vector<std::pair<ClassFile, ClassFile>> kept;  // (video, audio) per class file
     std::vector<int64_t> labels;
     int64_t dropped_videos = 0, dropped_classes = 0, extra_names = 0;
     for (const fs::path& video_path : files[folder]) {
@@ -416,10 +416,9 @@ ClipClapImport import_clipclap_release(const ClipClapImportOptions& options,
         continue;
       }
       extra_names += v.unnamed_extra;
-      visual.insert(visual.end(), v.values.begin(), v.values.end());
-      audio.insert(audio.end(), a.values.begin(), a.values.end());
       labels.insert(labels.end(), v.names.size(), id);
       for (std::string& name : v.names) split.video_ids.push_back(std::move(name));
+      kept.emplace_back(std::move(v), std::move(a));
     }
     if (dropped_classes > 0) {
       notes.push_back(fmt::format("{}: left out {} videos of {} classes that {}.txt does not list", folder, dropped_videos,
@@ -431,8 +430,17 @@ ClipClapImport import_clipclap_release(const ClipClapImportOptions& options,
     }
     const auto n = static_cast<int64_t>(labels.size());
     if (n == 0) throw std::runtime_error((feature_dir / "video" / folder).string() + ": no videos of the split's classes");
-    split.visual = torch::from_blob(visual.data(), {n, ds.visual_dim}, torch::kFloat32).clone();
-    split.audio = torch::from_blob(audio.data(), {n, ds.audio_dim}, torch::kFloat32).clone();
+    // One allocation per tensor, one copy per value.
+    split.visual = torch::empty({n, ds.visual_dim}, torch::kFloat32);
+    split.audio = torch::empty({n, ds.audio_dim}, torch::kFloat32);
+    float* visual_out = split.visual.data_ptr<float>();
+    float* audio_out = split.audio.data_ptr<float>();
+    for (auto& [v, a] : kept) {
+      visual_out = std::copy(v.values.begin(), v.values.end(), visual_out);
+      audio_out = std::copy(a.values.begin(), a.values.end(), audio_out);
+      std::vector<float>().swap(v.values);  // release as we go: peak memory stays near one copy
+      std::vector<float>().swap(a.values);
+    }
     split.labels = torch::from_blob(labels.data(), {n}, torch::kInt64).clone();
     ds.video_splits[folder] = std::move(split);
   }

@@ -1,5 +1,6 @@
 #include "avgzsl/data/dataset.h"
 
+#include <cmath>
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -33,10 +34,16 @@ void check_matrix(const torch::Tensor& t, int64_t rows, int64_t cols, const std:
                     std::to_string(cols) + "]");
   }
   if (t.scalar_type() != torch::kFloat32) fail(where, what + " must be float32");
-  const torch::Tensor bad = ~torch::isfinite(t);
-  if (bad.any().item<bool>()) {
-    const int64_t row = bad.any(1).nonzero()[0][0].item<int64_t>();
-    fail(where, what + " holds NaN or Inf (row " + std::to_string(row) + ")");
+  // One pass over the values without temporaries (isfinite() would allocate a mask as large).
+  const torch::Tensor c = t.contiguous();
+  const float* values = c.data_ptr<float>();
+  const int64_t count = c.numel();
+  bool all_finite = true;
+  for (int64_t i = 0; i < count; ++i) all_finite &= std::isfinite(values[i]);
+  if (!all_finite) {
+    int64_t i = 0;
+    while (std::isfinite(values[i])) ++i;
+    fail(where, what + " holds NaN or Inf (row " + std::to_string(i / cols) + ")");
   }
 }
 

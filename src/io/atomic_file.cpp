@@ -71,12 +71,15 @@ std::string read_file(const fs::path& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw std::runtime_error(path.string() + ": file not found");
   if (fs::is_directory(path, ec)) throw std::runtime_error(path.string() + ": is a directory, expected a file");
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw std::runtime_error(path.string() + ": cannot open (" + std::strerror(errno) + ")");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) throw std::runtime_error(path.string() + ": read error");
-  return buffer.str();
+  const std::streamsize size = in.tellg();
+  if (size < 0) throw std::runtime_error(path.string() + ": cannot tell its size");
+  in.seekg(0);
+  std::string data(static_cast<size_t>(size), '\0');  // one read into one buffer: no stream copies
+  in.read(data.data(), size);
+  if (in.gcount() != size) throw std::runtime_error(path.string() + ": read error (file changed while reading?)");
+  return data;
 }
 
 void check_directory_writable(const fs::path& dir) {
