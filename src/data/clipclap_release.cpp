@@ -100,17 +100,23 @@ struct ClassIndex {
   }
 };
 
-ClassIndex read_class_index(const fs::path& path) {
+// `names` in class-id order; `source` names the file for the duplicate error.
+ClassIndex make_class_index(std::vector<std::string> names, const std::string& source) {
   ClassIndex index;
-  index.names = read_name_list(path);
-  if (index.names.empty()) throw std::runtime_error(path.string() + ": no classes");
-  std::sort(index.names.begin(), index.names.end());
+  index.names = std::move(names);
   for (size_t i = 0; i < index.names.size(); ++i) {
     if (!index.by_lower_name.emplace(lower(index.names[i]), static_cast<int64_t>(i)).second) {
-      throw std::runtime_error(path.string() + ": class '" + index.names[i] + "' is listed twice");
+      throw std::runtime_error(source + ": class '" + index.names[i] + "' is listed twice");
     }
   }
   return index;
+}
+
+ClassIndex read_class_index(const fs::path& path) {
+  std::vector<std::string> names = read_name_list(path);
+  if (names.empty()) throw std::runtime_error(path.string() + ": no classes");
+  std::sort(names.begin(), names.end());
+  return make_class_index(std::move(names), path.string());
 }
 
 // Appends one float32 vector (1-D, or [1, D]) to `out`, checking dtype, size and values.
@@ -163,6 +169,9 @@ ClassFile read_class_file(const fs::path& path, int64_t& dim, int64_t& bytes_rea
     throw std::runtime_error(path.string() + ": 'features' is one 2-D array; expected a list of vectors");
   }
   const std::vector<io::PyIndex>& vectors = doc.sequence(features, "'features'");
+  if (dim > 0 && vectors.size() <= data.size() / (static_cast<size_t>(dim) * sizeof(float))) {
+    file.values.reserve(vectors.size() * static_cast<size_t>(dim));  // no regrowth on the hot path
+  }
   for (size_t i = 0; i < vectors.size(); ++i) {
     append_vector(doc, vectors[i], dim, file.values, "feature " + std::to_string(i));
   }
@@ -288,12 +297,9 @@ const std::vector<std::string>& clipclap_release_layouts() {
 namespace {
 
 ClassIndex class_index_of(const std::vector<ClassInfo>& classes) {
-  ClassIndex index;
-  for (size_t i = 0; i < classes.size(); ++i) {
-    index.names.push_back(classes[i].name);
-    index.by_lower_name.emplace(lower(classes[i].name), static_cast<int64_t>(i));
-  }
-  return index;
+  std::vector<std::string> names;
+  for (const ClassInfo& c : classes) names.push_back(c.name);
+  return make_class_index(std::move(names), "class list");
 }
 
 }  // namespace

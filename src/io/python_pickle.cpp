@@ -61,7 +61,7 @@ enum Op : uint8_t {
 
 // The only globals a pickle may name. Each maps to a reconstruction in Unpickler::reduce.
 enum class Global { kReconstruct, kNdarray, kDType, kFromBuffer, kCodecsEncode, kOrderedDict,
-                    kRebuildTensor, kRebuildParameter, kStorageType };
+                    kRebuildTensor, kRebuildParameter };
 
 struct AllowedGlobal {
   const char* name;
@@ -80,16 +80,7 @@ constexpr AllowedGlobal kAllowedGlobals[] = {
     {"collections.OrderedDict", Global::kOrderedDict, false},
     {"torch._utils._rebuild_tensor_v2", Global::kRebuildTensor, true},
     {"torch._utils._rebuild_parameter", Global::kRebuildParameter, true},
-    {"torch.FloatStorage", Global::kStorageType, true},
-    {"torch.DoubleStorage", Global::kStorageType, true},
-    {"torch.HalfStorage", Global::kStorageType, true},
-    {"torch.BFloat16Storage", Global::kStorageType, true},
-    {"torch.LongStorage", Global::kStorageType, true},
-    {"torch.IntStorage", Global::kStorageType, true},
-    {"torch.ShortStorage", Global::kStorageType, true},
-    {"torch.CharStorage", Global::kStorageType, true},
-    {"torch.ByteStorage", Global::kStorageType, true},
-    {"torch.BoolStorage", Global::kStorageType, true},
+    // and the torch storage classes of storage_descr() below
 };
 
 // numpy descr of the elements of a torch storage class.
@@ -253,13 +244,10 @@ class Unpickler {
   }
 
   void push_global(std::string name) {
-    for (const AllowedGlobal& g : kAllowedGlobals) {
-      if (name == g.name && (!g.torch_only || options_.torch_archive)) {
-        push(add_owned_text(PyKind::kGlobal, std::move(name)));
-        return;
-      }
-    }
-    fail("global '" + name + "' is not allowed");
+    bool allowed = options_.torch_archive && storage_descr(name) != nullptr;
+    for (const AllowedGlobal& g : kAllowedGlobals) allowed |= name == g.name && (!g.torch_only || options_.torch_archive);
+    if (!allowed) fail("global '" + name + "' is not allowed");
+    push(add_owned_text(PyKind::kGlobal, std::move(name)));
   }
   Global global_of(PyIndex i) const {
     const PyValue& v = doc_.values_[i];
@@ -267,7 +255,7 @@ class Unpickler {
     for (const AllowedGlobal& g : kAllowedGlobals) {
       if (v.text == g.name) return g.global;
     }
-    fail("unknown global");
+    fail("REDUCE of '" + std::string(v.text) + "' is not supported");  // a storage class is no callable
   }
 
   const PyValue& arg(const PyValue& args, size_t i, PyKind kind, const char* what) const {
@@ -379,7 +367,6 @@ class Unpickler {
         return args.items[0];
       }
       case Global::kNdarray:
-      case Global::kStorageType:
         break;
     }
     fail("REDUCE of '" + std::string(doc_.values_[callable].text) + "' is not supported");

@@ -80,7 +80,7 @@ torch::Tensor TorchArchive::tensor(PyIndex index) const {
   }
   torch::Tensor flat = torch::empty({storage.integer}, dtype);
   if (!bytes.empty()) std::memcpy(flat.data_ptr(), bytes.data(), bytes.size());
-  return flat.as_strided(t.shape, t.strides, t.integer).contiguous().clone();
+  return flat.as_strided(t.shape, t.strides, t.integer).clone(at::MemoryFormat::Contiguous);  // one copy
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> TorchArchive::tensor_dict(PyIndex dict_index, const std::string& what) const {
