@@ -9,6 +9,10 @@ packages=(
   libopenblas0-pthread    # fast BLAS for LibTorch; the default reference BLAS is ~4x slower
   nlohmann-json3-dev libcli11-dev libfmt-dev
   libcsv-dev              # CSV with quoted fields (class-name files of the reference release)
+  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev  # FFmpeg decoding
+  libre2-dev              # Unicode-aware regular expressions for the BPE tokenizers
+  zlib1g-dev              # OpenAI's gzipped BPE vocabulary
+  ffmpeg sox              # command-line tools the tests use to synthesise videos and audio
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 
