@@ -8,6 +8,7 @@
 #include "avgzsl/io/safetensors.h"
 #include "avgzsl/models/clipclap_checkpoint.h"
 #include "avgzsl/models/clipclap_loss.h"
+#include "avgzsl/nn/parameter_count.h"
 #include "test_support.h"
 
 namespace avgzsl::models {
@@ -44,7 +45,7 @@ TEST(ClipClap, ParameterNamesMatchTheReferenceStateDict) {
 TEST(ClipClap, PaperModelHasTheHandCountedParameterCount) {
   // O_enc, W_enc: 1536*512+512 + 2*512 each; O_proj: (512*512+512+1024) + (512*64+64+128);
   // D_o: (64*512+512+1024) + (512*512+512+1024); W_proj: 512*64+64+128; D_w: 64*512+512+1024.
-  EXPECT_EQ(parameter_count(ClipClap(ClipClapOptions{})), 2 * 787968 + 296640 + 297984 + 32960 + 34304);
+  EXPECT_EQ(nn::parameter_count(*ClipClap(ClipClapOptions{})), 2 * 787968 + 296640 + 297984 + 32960 + 34304);
 }
 
 TEST(ClipClap, EmbeddingsAreNonNegativeAndBatchIndependentInEvalMode) {

@@ -93,10 +93,4 @@ void ClipClapImpl::load_state_dict(const std::vector<std::pair<std::string, torc
   }
 }
 
-int64_t parameter_count(const ClipClap& model) {
-  int64_t n = 0;
-  for (const auto& p : model->parameters()) n += p.numel();
-  return n;
-}
-
 }  // namespace avgzsl::models

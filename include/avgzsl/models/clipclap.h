@@ -60,7 +60,4 @@ class ClipClapImpl : public torch::nn::Module {
 };
 TORCH_MODULE(ClipClap);
 
-// Number of trainable parameters.
-int64_t parameter_count(const ClipClap& model);
-
 }  // namespace avgzsl::models

@@ -1,0 +1,43 @@
+// Weights of a pretrained encoder as users download them, loaded strictly into a module.
+//
+// Sources: a safetensors file (Hugging Face's `model.safetensors`) or a `torch.save` archive
+// (`pytorch_model.bin`, released checkpoints). Every parameter and buffer of the module must be
+// present with its shape; float32, float16 and bfloat16 on disk are converted to float32; a
+// tensor the module does not have is an error unless it matches one of the `ignorable` suffixes
+// (stale buffers such as `position_ids`). Every error is one line naming the file and the tensor.
+#pragma once
+
+#include <torch/nn/module.h>
+
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace avgzsl::models {
+
+class PretrainedWeights {
+ public:
+  // Reads the names, dtypes and shapes of `path` (`.safetensors` memory-mapped; anything else is
+  // read as a torch.save archive, whose state_dict may sit under "state_dict" or "model").
+  explicit PretrainedWeights(const std::filesystem::path& path);
+  ~PretrainedWeights();
+  PretrainedWeights(PretrainedWeights&&) noexcept;
+  PretrainedWeights& operator=(PretrainedWeights&&) noexcept;
+
+  const std::filesystem::path& path() const;
+  std::vector<std::string> names() const;
+  bool contains(const std::string& name) const;
+  // The tensor as float32 (floating dtypes only; the error names the tensor otherwise).
+  torch::Tensor float_tensor(const std::string& name) const;
+
+  // Copies `prefix + name` for every parameter and buffer `name` of `module`.
+  void load_into(torch::nn::Module& module, const std::string& prefix = "",
+                 const std::vector<std::string>& ignorable_suffixes = {}) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace avgzsl::models
