@@ -10,7 +10,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libfmt-dev
   libcsv-dev              # CSV with quoted fields (class-name files of the reference release)
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev  # FFmpeg decoding
-  libre2-dev              # Unicode-aware regular expressions for the BPE tokenizers
+  libre2-dev libicu-dev   # Unicode-aware pre-tokenisation (RE2) and lower-casing (ICU) for the BPE tokenizers
   zlib1g-dev              # OpenAI's gzipped BPE vocabulary
   ffmpeg sox              # command-line tools the tests use to synthesise videos and audio
   libgtest-dev libgmock-dev libbenchmark-dev
