@@ -12,5 +12,8 @@ void add_ablate_command(CLI::App& app);
 void add_import_clipclap_command(CLI::App& app);
 void add_export_command(CLI::App& app);
 void add_import_checkpoint_command(CLI::App& app);
+void add_extract_command(CLI::App& app);
+void add_merge_command(CLI::App& app);
+void add_embed_classes_command(CLI::App& app);
 
 }  // namespace avgzsl::cli

@@ -18,6 +18,9 @@ int main(int argc, char** argv) {
   avgzsl::cli::add_import_clipclap_command(app);
   avgzsl::cli::add_export_command(app);
   avgzsl::cli::add_import_checkpoint_command(app);
+  avgzsl::cli::add_extract_command(app);
+  avgzsl::cli::add_merge_command(app);
+  avgzsl::cli::add_embed_classes_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,12 +1,16 @@
 // The avgzsl executable as a user runs it: exit codes, one-line errors, run directories.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "avgzsl/data/synthetic.h"
 #include "avgzsl/io/atomic_file.h"
@@ -238,6 +242,128 @@ TEST_F(Cli, ImportErrorsAreOneLineAndLeaveNothingBehind) {
   expect_one_line_error(run("import-checkpoint --data " + data().string() + " --stage1 " + pt.string() + " --stage2 " +
                             pt.string() + " --out " + (dir_ / "run").string()), "ClipClap_model_stage1.pt: tensor");
   EXPECT_FALSE(fs::exists(dir_ / "run"));
+}
+
+// Videos of 3 classes, a tiny CLIP, and the extract command line for them.
+class CliExtract : public ::testing::Test {
+ protected:
+  // The videos and the model are made once for the suite; each test writes into its own dir_.
+  static void SetUpTestSuite() {
+    if (!testing::have_ffmpeg()) return;
+    inputs_ = new testing::TempDir();
+    for (const std::string c : {"red", "green", "blue"}) {
+      for (int i = 0; i < 12; ++i) {
+        testing::make_test_video(inputs_->path() / "videos" / c / (c + std::to_string(i) + ".mp4"), c, 0.5, 32 + 2 * i, 24);
+      }
+    }
+    testing::write_tiny_clip_dir(inputs_->path() / "clip", 3);
+  }
+  static void TearDownTestSuite() {
+    delete inputs_;
+    inputs_ = nullptr;
+  }
+  void SetUp() override {
+    if (!testing::have_ffmpeg()) GTEST_SKIP() << "ffmpeg is not on the PATH";
+    fs::create_symlink(inputs_->path() / "videos", dir_ / "videos");
+    fs::create_symlink(inputs_->path() / "clip", dir_ / "clip");
+  }
+  std::vector<std::string> extract_args(const std::string& out) const {
+    return {"extract", "--videos", (dir_ / "videos").string(), "--clip", (dir_ / "clip").string(), "--out",
+            (dir_ / out).string(), "--threads", "1", "--frames", "8", "--batch-size", "8", "--chunk-size", "1"};
+  }
+  static std::string joined(const std::vector<std::string>& args) {
+    std::string s;
+    for (const std::string& a : args) s += (s.empty() ? "" : " ") + a;
+    return s;
+  }
+  size_t chunks(const std::string& store) const {
+    if (!fs::is_directory(dir_ / store / "chunks")) return 0;
+    size_t n = 0;
+    for (const auto& e : fs::directory_iterator(dir_ / store / "chunks")) n += e.path().extension() == ".safetensors";
+    return n;
+  }
+  testing::TempDir dir_;
+  static testing::TempDir* inputs_;
+};
+testing::TempDir* CliExtract::inputs_ = nullptr;
+
+TEST_F(CliExtract, KilledAndRestartedLosesAndDuplicatesNothing) {
+  const Result uninterrupted = run(joined(extract_args("reference")));
+  ASSERT_EQ(uninterrupted.code, 0) << uninterrupted.out;
+
+  std::vector<std::string> args = extract_args("resumed");
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::vector<char*> argv = {const_cast<char*>(AVGZSL_CLI_PATH)};
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 1);
+    ::dup2(devnull, 2);
+    ::execv(AVGZSL_CLI_PATH, argv.data());
+    ::_exit(127);
+  }
+  // Kill it (SIGKILL: no chance to clean up) once a few chunks are on disk.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (chunks("resumed.store") < 4 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the job ended before it could be killed";
+  const size_t at_kill = chunks("resumed.store");
+  EXPECT_GE(at_kill, 4u);
+  EXPECT_LT(at_kill, 36u);
+  EXPECT_FALSE(fs::exists(dir_ / "resumed/manifest.json"));
+
+  const Result resumed = run(joined(args));
+  ASSERT_EQ(resumed.code, 0) << resumed.out;
+  EXPECT_NE(resumed.out.find("done before, resuming"), std::string::npos) << resumed.out;
+  const Dataset a = load_dataset(dir_ / "reference"), b = load_dataset(dir_ / "resumed");
+  size_t videos = 0;
+  for (const char* split : kVideoSplitNames) {
+    EXPECT_EQ(a.video_split(split).video_ids, b.video_split(split).video_ids) << split;
+    // Equal up to float rounding: a video's row may be computed in a batch of another size.
+    EXPECT_TRUE(torch::allclose(a.video_split(split).visual, b.video_split(split).visual, 0, 1e-6)) << split;
+    videos += b.video_split(split).video_ids.size();
+  }
+  EXPECT_EQ(videos, 36u);
+}
+
+TEST_F(CliExtract, ShardsThenMergeAndOneLineErrors) {
+  for (int k = 1; k <= 2; ++k) {
+    std::vector<std::string> args = extract_args("shard" + std::to_string(k));
+    args.push_back("--shard");
+    args.push_back(std::to_string(k) + "/2");
+    const Result r = run(joined(args));
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_NE(r.out.find("shard " + std::to_string(k) + "/2 complete"), std::string::npos) << r.out;
+  }
+  const Result merged = run("merge " + (dir_ / "shard1").string() + " " + (dir_ / "shard2").string() + " --out " +
+                            (dir_ / "merged").string());
+  ASSERT_EQ(merged.code, 0) << merged.out;
+  EXPECT_NE(merged.out.find("36 videos"), std::string::npos) << merged.out;
+  expect_one_line_error(run("merge " + (dir_ / "shard1").string() + " --out " + (dir_ / "half").string()),
+                        "shard 2/2 of this job is missing");
+  EXPECT_FALSE(fs::exists(dir_ / "half"));
+  expect_one_line_error(run("extract --videos " + (dir_ / "nothing").string() + " --clip " + (dir_ / "clip").string() +
+                            " --out " + (dir_ / "x").string()),
+                        "no such folder or CSV file");
+  expect_one_line_error(run(joined(extract_args("y")) + " --shard 3/2"), "--shard");
+
+  // embed-classes: the reference's .npy dict, readable by numpy when it is installed.
+  std::ofstream(dir_ / "names.txt") << "playing guitar\ndog barking\n";
+  const Result embedded = run("embed-classes --names " + (dir_ / "names.txt").string() + " --clip " + (dir_ / "clip").string() +
+                              " --templates vggsound --out " + (dir_ / "text.npy").string());
+  ASSERT_EQ(embedded.code, 0) << embedded.out;
+  EXPECT_NE(embedded.out.find("2 classes x 16 (8 templates from builtin:vggsound/clip)"), std::string::npos) << embedded.out;
+  if (testing::run_shell("/usr/bin/python3 -c 'import numpy' 2>/dev/null")) {
+    EXPECT_TRUE(testing::run_shell("/usr/bin/python3 -c \"import numpy as np; d = np.load('" + (dir_ / "text.npy").string() +
+                                   "', allow_pickle=True).item(); assert sorted(d) == ['dog barking', 'playing guitar']; "
+                                   "assert abs(np.linalg.norm(d['dog barking']) - 1) < 1e-5\""));
+  }
 }
 
 }  // namespace

@@ -482,17 +482,9 @@ std::string pickled_class_file(const VideoSplit& split, const torch::Tensor& fea
 }
 
 std::string text_npy(const Dataset& ds, const torch::Tensor& text) {
-  io::PickleWriter w;
-  w.begin_object_scalar();
-  w.begin_dict();
-  const torch::Tensor t = text.contiguous();
-  for (int64_t c = 0; c < ds.num_classes(); ++c) {
-    w.str(ds.classes[static_cast<size_t>(c)].display_name);
-    w.float32_array(t[c].data_ptr<float>(), {t.size(1)});
-  }
-  w.end_dict();
-  w.end_object_scalar();
-  return io::npy_object_file(w.finish());
+  std::vector<std::string> names;
+  for (const ClassInfo& c : ds.classes) names.push_back(c.display_name);
+  return class_text_npy(names, text);
 }
 
 std::string lines(const std::vector<std::string>& names) {
@@ -502,6 +494,22 @@ std::string lines(const std::vector<std::string>& names) {
 }
 
 }  // namespace
+
+std::string class_text_npy(const std::vector<std::string>& names, const torch::Tensor& text) {
+  TORCH_CHECK(text.dim() == 2 && text.size(0) == static_cast<int64_t>(names.size()), "class_text_npy: ", names.size(),
+              " names for embeddings ", text.sizes());
+  io::PickleWriter w;
+  w.begin_object_scalar();
+  w.begin_dict();
+  const torch::Tensor t = text.to(torch::kFloat32).contiguous();
+  for (size_t c = 0; c < names.size(); ++c) {
+    w.str(names[c]);
+    w.float32_array(t[static_cast<int64_t>(c)].data_ptr<float>(), {t.size(1)});
+  }
+  w.end_dict();
+  w.end_object_scalar();
+  return io::npy_object_file(w.finish());
+}
 
 void export_clipclap_release(const Dataset& ds, const fs::path& root, const std::string& layout_name, const std::string& split,
                              const std::string& features, bool replace_existing) {

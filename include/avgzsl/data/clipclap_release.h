@@ -83,4 +83,8 @@ void export_clipclap_release(const Dataset& dataset, const std::filesystem::path
 // The release layouts this knows (names as the reference's --dataset_name).
 const std::vector<std::string>& clipclap_release_layouts();
 
+// The reference's class-text file: a .npy holding a pickled dict {display name -> float32 [E]}
+// (what its np.save of a dict writes); `text` is [names.size(), E].
+std::string class_text_npy(const std::vector<std::string>& names, const torch::Tensor& text);
+
 }  // namespace avgzsl

@@ -1,0 +1,160 @@
+// `extract`, `merge` and `embed-classes`: from raw videos and class names to a native dataset.
+#include <fmt/format.h>
+#include <torch/cuda.h>
+
+#include <fstream>
+#include <memory>
+
+#include "avgzsl/data/clipclap_release.h"
+#include "avgzsl/io/atomic_file.h"
+#include "avgzsl/io/safetensors.h"
+#include "avgzsl/pipelines/class_text.h"
+#include "avgzsl/pipelines/clip_encoder.h"
+#include "avgzsl/pipelines/feature_extraction.h"
+#include "avgzsl/util/threads.h"
+#include "commands.h"
+#include "print_line.h"
+
+namespace avgzsl::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+torch::Device parse_device(const std::string& text) {
+  try {
+    const torch::Device device(text);
+    if (device.is_cuda() && !torch::cuda::is_available()) {
+      throw std::invalid_argument("--device " + text + ": this LibTorch build sees no CUDA device");
+    }
+    return device;
+  } catch (const c10::Error&) {
+    throw std::invalid_argument("--device: expected cpu or cuda[:N], got '" + text + "'");
+  }
+}
+
+void print_assembly(const fs::path& out, const pipelines::AssemblyReport& r) {
+  print_line(fmt::format("wrote {}: {} videos ({} failed to decode, {} without audio, {} left out by the split plan)",
+                         out.string(), r.videos, r.failed, r.without_audio, r.left_out));
+  for (const auto& [split, n] : r.per_split) print_line(fmt::format("  {:<20} {:>7} videos", split, n));
+  if (r.failed) print_line("failures and their reasons: " + (out / "extract_report.json").string());
+}
+
+}  // namespace
+
+void add_extract_command(CLI::App& app) {
+  struct Args {
+    pipelines::ExtractOptions o;
+    std::string shard = "1/1";
+    std::string pixels = "standard";
+    std::string device = "cpu";
+    int threads = 0;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* c = app.add_subcommand("extract", "CLIP features of raw videos and class-text embeddings -> native dataset");
+  c->add_option("--videos", args->o.videos, "folder with one sub-folder per class, or a CSV with columns path,label")->required();
+  c->add_option("--clip", args->o.clip_dir, "Hugging Face CLIP model directory (e.g. openai/clip-vit-base-patch32)")->required();
+  c->add_option("--out", args->o.out, "dataset directory to write (with --shard: this shard's feature store)")->required();
+  c->add_option("--splits", args->o.splits,
+                "split folder: <class split>.txt class lists, optional <video split>.csv video lists "
+                "(default: an automatic split, see docs/extraction.md)");
+  c->add_option("--class-names", args->o.class_names, "CSV name,display_name: the words the text encoder sees per class");
+  c->add_option("--templates", args->o.templates, "prompt templates: ucf (default), activitynet, vggsound or a file");
+  c->add_option("--frames", args->o.frames, "evenly spaced frames per video, embeddings averaged (default 1: the middle frame)");
+  c->add_option("--frame-pixels", args->pixels,
+                "standard (RGB, default) or reference (the reference script's BGR, wrapped levels; reproduces its features)");
+  c->add_option("--shard", args->shard, "K/N: extract only shard K of N (a stable 1/N of the videos); join with avgzsl merge");
+  c->add_option("--threads", args->threads, "LibTorch threads, 0 = all cores (default 0)");
+  c->add_option("--decoders", args->o.decoders, "video decoding threads (default 1)");
+  c->add_option("--batch-size", args->o.batch_size, "frames per encoder call (default 32)");
+  c->add_option("--chunk-size", args->o.chunk_size, "videos per chunk file: at most this many are redone after a kill (default 256)");
+  c->add_option("--device", args->device, "cpu (default) or cuda[:N]");
+  c->add_flag("--restart", args->o.restart, "discard the features of an earlier run of this output instead of resuming");
+  c->add_flag("--force", args->o.replace, "replace an existing dataset directory");
+  c->add_flag("--keep-store", args->o.keep_store, "keep <out>.store (the resumable chunks) after the dataset is written");
+  c->callback([args] {
+    util::configure_threads(args->threads);
+    args->o.shard = pipelines::parse_shard(args->shard);
+    args->o.pixels = pipelines::parse_frame_pixels(args->pixels);
+    args->o.device = parse_device(args->device);
+    const pipelines::ExtractSummary s = pipelines::run_extraction(args->o, print_line);
+    print_line(fmt::format("extracted {} videos in {:.1f} s ({:.2f} videos/s), {} failed", s.extracted, s.seconds,
+                           s.seconds > 0 ? static_cast<double>(s.extracted) / s.seconds : 0.0, s.failed));
+    if (s.assembled) {
+      print_assembly(args->o.out, s.report);
+    } else {
+      print_line(fmt::format("shard {} complete in {}; join the shards with: avgzsl merge STORE... --out DATASET",
+                             args->o.shard.text(), s.store.string()));
+    }
+  });
+}
+
+void add_merge_command(CLI::App& app) {
+  struct Args {
+    std::vector<fs::path> stores;
+    fs::path splits;
+    fs::path out;
+    bool force = false;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* c = app.add_subcommand("merge", "join the feature stores of the shards of one extract job into a native dataset");
+  c->add_option("stores", args->stores, "the --out folders of every shard (K/N for K = 1..N)")->required();
+  c->add_option("--splits", args->splits, "split folder, as for extract (default: the automatic split)");
+  c->add_option("--out", args->out, "dataset directory to write")->required();
+  c->add_flag("--force", args->force, "replace an existing dataset directory");
+  c->callback([args] {
+    std::vector<pipelines::FeatureStore> stores;
+    for (const fs::path& dir : args->stores) stores.push_back(pipelines::FeatureStore::open_existing(dir));
+    std::vector<std::string> names;
+    for (const ClassInfo& info : stores.front().classes()) names.push_back(info.name);
+    const pipelines::SplitPlan plan =
+        args->splits.empty() ? pipelines::automatic_split_plan(names) : pipelines::read_split_plan(args->splits, names);
+    print_assembly(args->out, pipelines::assemble_dataset(stores, plan, args->out, args->force));
+  });
+}
+
+void add_embed_classes_command(CLI::App& app) {
+  struct Args {
+    fs::path names;
+    fs::path clip;
+    std::string templates = "ucf";
+    fs::path out;
+    int threads = 0;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* c = app.add_subcommand("embed-classes", "class-text embeddings by prompt ensembling (METHOD §2)");
+  c->add_option("--names", args->names, "text file, one class name (as the text encoder should read it) per line")->required();
+  c->add_option("--clip", args->clip, "Hugging Face CLIP model directory")->required();
+  c->add_option("--templates", args->templates, "ucf (default), activitynet, vggsound (the reference's sets) or a file");
+  c->add_option("--out", args->out,
+                "output: .safetensors (tensor \"clip\" [C, E], names in the metadata) or .npy (the reference's "
+                "{name: vector} dict)")
+      ->required();
+  c->add_option("--threads", args->threads, "LibTorch threads, 0 = all cores (default 0)");
+  c->callback([args] {
+    util::configure_threads(args->threads);
+    std::vector<std::string> names;
+    std::ifstream in(args->names);
+    if (!in) throw std::runtime_error(args->names.string() + ": cannot open the class names");
+    for (std::string line; std::getline(in, line);) {
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+      if (!line.empty()) names.push_back(line);
+    }
+    if (names.empty()) throw std::runtime_error(args->names.string() + ": no class names");
+    const std::string ext = args->out.extension().string();
+    if (ext != ".safetensors" && ext != ".npy") throw std::invalid_argument("--out: expected a .safetensors or .npy file");
+    const pipelines::PromptTemplates templates = pipelines::resolve_prompt_templates(args->templates, "clip");
+    pipelines::ClipEncoder clip(args->clip);
+    const torch::Tensor text = pipelines::ensemble_class_embeddings(
+        names, templates, [&](const std::vector<std::string>& t) { return clip.encode_texts(t); });
+    if (ext == ".npy") {
+      io::write_file_atomically(args->out, class_text_npy(names, text));
+    } else {
+      io::save_safetensors(args->out, {{"clip", text}},
+                           {{"names", nlohmann::json(names).dump()}, {"templates", templates.source}});
+    }
+    print_line(fmt::format("wrote {}: {} classes x {} ({} templates from {})", args->out.string(), names.size(),
+                           text.size(1), templates.templates.size(), templates.source));
+  });
+}
+
+}  // namespace avgzsl::cli

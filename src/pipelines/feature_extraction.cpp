@@ -1,0 +1,260 @@
+#include "avgzsl/pipelines/feature_extraction.h"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <thread>
+
+#include "avgzsl/io/atomic_file.h"
+#include "avgzsl/io/csv_table.h"
+#include "avgzsl/media/video_decoder.h"
+#include "avgzsl/pipelines/class_text.h"
+#include "avgzsl/pipelines/clip_encoder.h"
+#include "avgzsl/util/bounded_queue.h"
+#include "avgzsl/util/progress.h"
+
+namespace avgzsl::pipelines {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+FramePixels parse_frame_pixels(const std::string& text) {
+  if (text == "standard") return FramePixels::kStandard;
+  if (text == "reference") return FramePixels::kReference;
+  throw std::invalid_argument("--frame-pixels: expected standard or reference, got '" + text + "'");
+}
+
+std::string to_string(FramePixels pixels) { return pixels == FramePixels::kReference ? "reference" : "standard"; }
+
+fs::path store_path_for(const ExtractOptions& options) {
+  if (options.shard.count > 1) return options.out;
+  fs::path store = options.out;
+  store += ".store";
+  return store;
+}
+
+namespace {
+
+// One video after the decoder thread: its preprocessed frames, or why it failed.
+struct DecodedVideo {
+  int64_t position = 0;  // in the `todo` list
+  torch::Tensor frames;  // [F, 3, S, S]
+  bool has_audio = false;
+  std::string error;
+};
+
+void apply_reference_pixels(media::RgbImage& image) {
+  uint8_t* p = image.pixels.data();
+  for (size_t i = 0; i + 2 < image.pixels.size(); i += 3) {
+    std::swap(p[i], p[i + 2]);  // RGB -> BGR
+    for (size_t c = 0; c < 3; ++c) p[i + c] = static_cast<uint8_t>((256 - p[i + c]) & 0xff);
+  }
+}
+
+std::vector<ClassInfo> job_classes(const std::vector<VideoEntry>& videos, const fs::path& names_csv) {
+  std::set<std::string> labels;
+  for (const VideoEntry& v : videos) labels.insert(v.label);
+  std::map<std::string, std::string> display;
+  if (!names_csv.empty()) {
+    const io::CsvTable table = io::read_csv(names_csv);
+    const size_t name = table.column("name", names_csv.string());
+    const size_t shown = table.column("display_name", names_csv.string());
+    for (const auto& row : table.rows) display[row[name]] = row[shown];
+    for (const std::string& label : labels) {
+      if (!display.count(label)) throw std::runtime_error(names_csv.string() + ": no display_name for class '" + label + "'");
+    }
+  }
+  std::vector<ClassInfo> classes;
+  for (const std::string& label : labels) {
+    const auto it = display.find(label);
+    classes.push_back({label, it != display.end() ? it->second : display_name_from_folder(label)});
+  }
+  return classes;
+}
+
+json job_description(const ExtractOptions& o, const std::vector<VideoEntry>& videos, const std::vector<ClassInfo>& classes,
+                     const ClipEncoder& clip, const PromptTemplates& templates) {
+  std::string list_text;
+  for (const VideoEntry& v : videos) list_text += v.id + '\t' + v.label + '\n';
+  std::string template_text;
+  for (const std::string& t : templates.templates) template_text += t + '\n';
+  json class_rows = json::array();
+  for (const ClassInfo& c : classes) class_rows.push_back({{"name", c.name}, {"display_name", c.display_name}});
+  return {{"name", fs::absolute(o.videos).lexically_normal().filename().replace_extension().string()},
+          {"videos", fs::absolute(o.videos).lexically_normal().string()},
+          {"list", {{"count", videos.size()}, {"hash", stable_hash(list_text)}}},
+          {"classes", class_rows},
+          {"clip", clip.fingerprint()},
+          {"frames", o.frames},
+          {"frame_pixels", to_string(o.pixels)},
+          {"templates", {{"source", templates.source}, {"hash", stable_hash(template_text)}}}};
+}
+
+// Extracts the videos of `todo` into `store`: decoders -> bounded queue -> encoder -> chunks.
+void extract_videos(const ExtractOptions& o, const std::vector<VideoEntry>& videos, const std::vector<int64_t>& todo,
+                    ClipEncoder& clip, FeatureStore& store, ExtractSummary& summary,
+                    const std::function<void(const std::string&)>& print) {
+  const int64_t videos_per_batch = std::max<int64_t>(1, o.batch_size / o.frames);
+  util::BoundedQueue<DecodedVideo> queue(static_cast<size_t>(2 * videos_per_batch + o.decoders));
+  std::atomic<int64_t> next{0};
+  std::atomic<int> decoders_running{o.decoders};
+
+  auto decode = [&](int64_t position) {
+    DecodedVideo out;
+    out.position = position;
+    const VideoEntry& entry = videos[todo[position]];
+    try {
+      media::VideoDecoder decoder(entry.path);
+      out.has_audio = decoder.info().has_audio;
+      std::vector<torch::Tensor> frames;
+      for (media::VideoFrame& frame : decoder.frames_evenly_spaced(o.frames)) {
+        if (o.pixels == FramePixels::kReference) apply_reference_pixels(frame.image);
+        frames.push_back(clip.preprocess({frame.image.pixels.data(), frame.image.width, frame.image.height}));
+      }
+      out.frames = torch::stack(frames);
+    } catch (const std::exception& e) {
+      out.error = e.what();
+    }
+    return out;
+  };
+  std::vector<std::thread> decoders;
+  for (int t = 0; t < o.decoders; ++t) {
+    decoders.emplace_back([&] {
+      for (int64_t p = next++; p < static_cast<int64_t>(todo.size()); p = next++) {
+        if (!queue.push(decode(p))) break;
+      }
+      if (--decoders_running == 0) queue.producers_done();
+    });
+  }
+  auto stop_decoders = [&] {
+    queue.close();
+    for (std::thread& t : decoders) {
+      if (t.joinable()) t.join();
+    }
+  };
+
+  try {
+    util::Progress progress("extract", static_cast<int64_t>(todo.size()), "videos", util::stderr_is_terminal());
+    std::vector<ExtractedVideo> pending;
+    std::vector<torch::Tensor> pending_rows;
+    std::vector<FailedVideo> pending_failures;
+    auto last_flush = std::chrono::steady_clock::now();
+    auto flush = [&] {
+      store.write_chunk(pending, pending_rows.empty() ? torch::Tensor() : torch::cat(pending_rows), pending_failures);
+      pending.clear();
+      pending_rows.clear();
+      pending_failures.clear();
+      last_flush = std::chrono::steady_clock::now();
+    };
+    int64_t finished = 0;
+    for (std::vector<DecodedVideo> batch = queue.pop_up_to(videos_per_batch); !batch.empty();
+         batch = queue.pop_up_to(videos_per_batch)) {
+      std::vector<torch::Tensor> frames;
+      std::vector<const DecodedVideo*> decoded;
+      for (const DecodedVideo& item : batch) {
+        const VideoEntry& entry = videos[todo[item.position]];
+        if (!item.error.empty()) {
+          pending_failures.push_back({todo[item.position], entry.id, entry.label, entry.path.string(), item.error});
+          print("skipped: " + item.error);
+          ++summary.failed;
+          continue;
+        }
+        frames.push_back(item.frames);
+        decoded.push_back(&item);
+      }
+      if (!decoded.empty()) {
+        const torch::Tensor per_frame = clip.embed_images(torch::cat(frames));  // [n * F, E], unit rows
+        // The mean of a video's unit frame embeddings, re-normalised (one frame: unchanged).
+        torch::Tensor per_video = per_frame.view({static_cast<int64_t>(decoded.size()), o.frames, -1}).mean(1);
+        per_video = per_video / per_video.norm(2, -1, true);
+        pending_rows.push_back(per_video);
+        for (const DecodedVideo* item : decoded) {
+          const VideoEntry& entry = videos[todo[item->position]];
+          pending.push_back({todo[item->position], entry.id, entry.label, entry.path.string(), item->has_audio});
+          ++summary.extracted;
+        }
+      }
+      finished += static_cast<int64_t>(batch.size());
+      progress.update(finished);
+      const double since_flush = std::chrono::duration<double>(std::chrono::steady_clock::now() - last_flush).count();
+      if (static_cast<int64_t>(pending.size() + pending_failures.size()) >= o.chunk_size || since_flush >= o.chunk_seconds) {
+        flush();
+      }
+    }
+    flush();
+    progress.finish();
+  } catch (...) {
+    stop_decoders();
+    throw;
+  }
+  stop_decoders();
+}
+
+}  // namespace
+
+ExtractSummary run_extraction(const ExtractOptions& o, const std::function<void(const std::string&)>& print) {
+  if (o.frames < 1) throw std::invalid_argument("--frames must be at least 1");
+  if (o.decoders < 1) throw std::invalid_argument("--decoders must be at least 1");
+  if (o.batch_size < 1 || o.chunk_size < 1) throw std::invalid_argument("--batch-size and --chunk-size must be positive");
+  const auto start = std::chrono::steady_clock::now();
+  // Broken files make FFmpeg talkative; every failure is reported by us, once, with its file.
+  media::set_ffmpeg_log_level(media::FfmpegLogLevel::quiet);
+  const bool sharded = o.shard.count > 1;
+  if (!sharded && fs::exists(o.out / "manifest.json") && !o.replace) {
+    throw std::runtime_error(o.out.string() + ": already holds a dataset; use --force to replace it");
+  }
+
+  const std::vector<VideoEntry> videos = list_videos(o.videos);
+  const std::vector<ClassInfo> classes = job_classes(videos, o.class_names);
+  std::vector<std::string> class_names;
+  for (const ClassInfo& c : classes) class_names.push_back(c.name);
+  // The split plan is read before any work, so a mistake in it costs nothing.
+  std::optional<SplitPlan> plan;
+  if (!sharded) plan = o.splits.empty() ? automatic_split_plan(class_names) : read_split_plan(o.splits, class_names);
+  const PromptTemplates templates = resolve_prompt_templates(o.templates, "clip");
+
+  ClipEncoder clip(o.clip_dir, o.device);
+  ExtractSummary summary;
+  summary.listed = static_cast<int64_t>(videos.size());
+  summary.store = store_path_for(o);
+  std::vector<int64_t> in_shard;
+  for (size_t i = 0; i < videos.size(); ++i) {
+    if (o.shard.contains(videos[i].id)) in_shard.push_back(static_cast<int64_t>(i));
+  }
+  summary.in_shard = static_cast<int64_t>(in_shard.size());
+
+  if (o.restart && fs::exists(summary.store / "store.json")) fs::remove_all(summary.store);
+  FeatureStore store = FeatureStore::open_for_job(summary.store, job_description(o, videos, classes, clip, templates), o.shard,
+                                                  summary.in_shard);
+  if (!store.has_class_text()) {
+    std::vector<std::string> shown;
+    for (const ClassInfo& c : classes) shown.push_back(c.display_name);
+    store.write_class_text(ensemble_class_embeddings(
+        shown, templates, [&](const std::vector<std::string>& texts) { return clip.encode_texts(texts); }));
+  }
+  const std::set<std::string> done = store.done_ids();
+  std::vector<int64_t> todo;
+  for (int64_t i : in_shard) {
+    if (!done.count(videos[i].id)) todo.push_back(i);
+  }
+  summary.done_before = summary.in_shard - static_cast<int64_t>(todo.size());
+  print(fmt::format("extract: {} videos of {} classes{}; {} to do{}", summary.in_shard, classes.size(),
+                    sharded ? " in shard " + o.shard.text() + " of " + std::to_string(summary.listed) : "", todo.size(),
+                    summary.done_before ? fmt::format(" ({} done before, resuming {})", summary.done_before, summary.store.string())
+                                        : ""));
+  if (!todo.empty()) extract_videos(o, videos, todo, clip, store, summary, print);
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  if (!sharded) {
+    summary.report = assemble_dataset({store}, *plan, o.out, o.replace);
+    summary.assembled = true;
+    if (!o.keep_store) fs::remove_all(summary.store);
+  }
+  return summary;
+}
+
+}  // namespace avgzsl::pipelines
