@@ -304,6 +304,7 @@ struct VideoDecoder::Impl {
     int64_t target_ts;
     int64_t packets = 0;
     int past_target = 0;
+    int64_t latest_fed_ts = AV_NOPTS_VALUE;  // the latest timestamp <= target sent to the decoder
   };
 
   // Sends the next video packet to the decoder; false when the input is over (end of file, read
@@ -336,6 +337,19 @@ struct VideoDecoder::Impl {
         continue;
       }
       awaiting_keyframe = false;
+      // A frame shown before another frame already sent, itself not after the target, cannot be
+      // the frame on screen at the target: when no other frame refers to it (a non-reference
+      // B-frame), the decoder may drop it undecoded. Roughly halves the work of a seek into a
+      // long group of pictures with B-frames. The decoder reads skip_frame per packet only
+      // without frame threading, hence the restriction to one thread.
+      if (options.threads == 1) {
+        const bool superseded = ts != AV_NOPTS_VALUE && budget.latest_fed_ts != AV_NOPTS_VALUE && ts < budget.latest_fed_ts;
+        codec->skip_frame = superseded ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
+      }
+      if (ts != AV_NOPTS_VALUE && ts <= budget.target_ts &&
+          (budget.latest_fed_ts == AV_NOPTS_VALUE || ts > budget.latest_fed_ts)) {
+        budget.latest_fed_ts = ts;
+      }
       r = avcodec_send_packet(codec.get(), packet.get());
       av_packet_unref(packet.get());
       // EAGAIN cannot happen (the decoder asked for input); any other error is a corrupt packet,
