@@ -3,11 +3,13 @@
 #include <cstdio>
 #include <exception>
 
+#include "avgzsl/util/allocator.h"
 #include "avgzsl/util/threads.h"
 #include "commands.h"
 
 int main(int argc, char** argv) {
   avgzsl::util::restart_with_passive_openmp(argv);
+  avgzsl::util::keep_freed_tensor_memory();
   CLI::App app{"avgzsl: audio-visual (generalized) zero-shot video classification with CLIP and CLAP features"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "avgzsl 0.1.0");
