@@ -11,16 +11,14 @@
 
 #include "avgzsl/io/safetensors.h"
 #include "avgzsl/models/pretrained_weights.h"
+#include "golden_data.h"
 #include "test_support.h"
 
 namespace avgzsl::models {
 namespace {
 namespace fs = std::filesystem;
 
-fs::path golden_clip() { return fs::path(AVGZSL_SHARED_DATA_DIR) / "golden/clip"; }
-
-#define REQUIRE_GOLDEN(path)                                           \
-  if (!fs::exists(path)) GTEST_SKIP() << path << " is absent"
+using testing::golden_clip_dir;
 
 double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
   EXPECT_EQ(a.sizes(), b.sizes());
@@ -83,8 +81,8 @@ torch::Tensor tiny_ids() {
 }
 
 TEST(ClipGolden, TinyModelMatchesOpenAiClip) {
-  const fs::path dir = golden_clip() / "tiny_clip";
-  REQUIRE_GOLDEN(dir);
+  const fs::path dir = golden_clip_dir() / "tiny_clip";
+  AVGZSL_SKIP_WITHOUT(dir);
   torch::NoGradGuard no_grad;
   ClipModel model = load_clip_model(dir);
   const io::SafetensorsFile cases(dir / "cases.safetensors");
@@ -108,8 +106,8 @@ TEST(ClipGolden, TinyModelMatchesOpenAiClip) {
 }
 
 TEST(ClipGolden, HalfPrecisionWeightsLoadAsFloat32) {
-  const fs::path dir = golden_clip() / "tiny_clip";
-  REQUIRE_GOLDEN(dir);
+  const fs::path dir = golden_clip_dir() / "tiny_clip";
+  AVGZSL_SKIP_WITHOUT(dir);
   testing::TempDir tmp;
   fs::create_directories(tmp / "f16");
   fs::copy_file(dir / "config.json", tmp / "f16/config.json");
@@ -128,8 +126,8 @@ TEST(ClipGolden, HalfPrecisionWeightsLoadAsFloat32) {
 }
 
 TEST(ClipGolden, RealVitB32ConfigurationHasThePublishedParameterCount) {
-  const fs::path config = golden_clip() / "hf_clip_vit_base_patch32/config.json";
-  REQUIRE_GOLDEN(config);
+  const fs::path config = golden_clip_dir() / "hf_clip_vit_base_patch32/config.json";
+  AVGZSL_SKIP_WITHOUT(config);
   const ClipConfig c = ClipConfig::from_file(config);
   EXPECT_EQ(c.vision.patch_size, 32);
   EXPECT_EQ(c.text.eos_token_id, 2);  // the legacy value, handled by the argmax rule

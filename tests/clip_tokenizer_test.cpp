@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "golden_data.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -29,14 +31,7 @@ using Ids = std::vector<std::int64_t>;
 
 namespace {
 
-fs::path golden_clip_dir() { return fs::path(AVGZSL_SHARED_DATA_DIR) / "golden" / "clip"; }
-
-#define SKIP_WITHOUT_CLIP_GOLDEN()                                             \
-  do {                                                                         \
-    if (!fs::is_directory(golden_clip_dir())) {                                \
-      GTEST_SKIP() << "golden data not found: " << golden_clip_dir().string(); \
-    }                                                                          \
-  } while (false)
+using avgzsl::testing::golden_clip_dir;
 
 // Loading parses 49k merges; do it once per loader for the whole binary.
 const ClipTokenizer& hugging_face_tokenizer() {
@@ -241,7 +236,7 @@ std::string error_of(F&& call) {
 // ---- golden parity ---------------------------------------------------------------------------
 
 TEST(ClipTokenizerGolden, HelloWorld) {
-  SKIP_WITHOUT_CLIP_GOLDEN();
+  AVGZSL_SKIP_WITHOUT(golden_clip_dir());
   const Ids expected = {49406, 3306, 1002, 256, 49407};
   for (const ClipTokenizer* tokenizer : {&hugging_face_tokenizer(), &openai_tokenizer()}) {
     Ids ids = tokenizer->tokenize("Hello World!");
@@ -257,17 +252,17 @@ TEST(ClipTokenizerGolden, HelloWorld) {
 }
 
 TEST(ClipTokenizerGolden, AllCasesHuggingFaceFiles) {
-  SKIP_WITHOUT_CLIP_GOLDEN();
+  AVGZSL_SKIP_WITHOUT(golden_clip_dir());
   expect_golden_cases(hugging_face_tokenizer());
 }
 
 TEST(ClipTokenizerGolden, AllCasesOpenAiVocabulary) {
-  SKIP_WITHOUT_CLIP_GOLDEN();
+  AVGZSL_SKIP_WITHOUT(golden_clip_dir());
   expect_golden_cases(openai_tokenizer());
 }
 
 TEST(ClipTokenizerGolden, TruncationWithoutTruncateThrows) {
-  SKIP_WITHOUT_CLIP_GOLDEN();
+  AVGZSL_SKIP_WITHOUT(golden_clip_dir());
   std::string text;
   for (int i = 0; i < 76; ++i) text += "cat ";
   const ClipTokenizer& tokenizer = openai_tokenizer();
@@ -278,7 +273,7 @@ TEST(ClipTokenizerGolden, TruncationWithoutTruncateThrows) {
 }
 
 TEST(ClipTokenizerGolden, ConcurrentCallsAgreeWithSequentialOnes) {
-  SKIP_WITHOUT_CLIP_GOLDEN();
+  AVGZSL_SKIP_WITHOUT(golden_clip_dir());
   const auto cases = golden_cases();
   const ClipTokenizer tokenizer =
       ClipTokenizer::from_hugging_face(golden_clip_dir() / "hf_clip_vit_base_patch32");
@@ -505,6 +500,5 @@ TEST(ClipTokenizerErrors, InvalidUtf8Text) {
   EXPECT_THROW(v.tokenizer.tokenize("\xC0\xAF"), std::invalid_argument);  // overlong '/'
 }
 
-#undef SKIP_WITHOUT_CLIP_GOLDEN
 
 }  // namespace clip_tokenizer_test

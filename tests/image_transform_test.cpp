@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "golden_data.h"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -28,14 +30,7 @@ using namespace avgzsl::preprocessing;
 
 namespace {
 
-fs::path golden_clip_dir() { return fs::path(AVGZSL_SHARED_DATA_DIR) / "golden" / "clip"; }
-
-#define SKIP_WITHOUT_PREPROCESS_GOLDEN()                                       \
-  do {                                                                         \
-    if (!fs::is_directory(golden_clip_dir())) {                                \
-      GTEST_SKIP() << "golden data not found: " << golden_clip_dir().string(); \
-    }                                                                          \
-  } while (false)
+using avgzsl::testing::golden_clip_dir;
 
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -147,7 +142,7 @@ class TempFile {
 // ---- golden parity ---------------------------------------------------------------------------
 
 TEST(ClipPreprocessGolden, MatchesOpenAiTransform) {
-  SKIP_WITHOUT_PREPROCESS_GOLDEN();
+  AVGZSL_SKIP_WITHOUT(golden_clip_dir());
   const fs::path dir = golden_clip_dir() / "preprocess_cases";
   const auto expected = read_safetensors(dir / "expected.safetensors");
   const ClipImageConfig config;
@@ -180,7 +175,7 @@ TEST(ClipPreprocessGolden, MatchesOpenAiTransform) {
 }
 
 TEST(ClipPreprocessGolden, HuggingFaceConfigIsOpenAisSetting) {
-  SKIP_WITHOUT_PREPROCESS_GOLDEN();
+  AVGZSL_SKIP_WITHOUT(golden_clip_dir());
   const ClipImageConfig config = load_clip_image_config(
       golden_clip_dir() / "hf_clip_vit_base_patch32" / "preprocessor_config.json");
   const ClipImageConfig openai;
@@ -351,6 +346,5 @@ TEST(ClipPreprocess, ConfigFormsAndRefusals) {
   EXPECT_THROW(load_clip_image_config("/nonexistent/preprocessor_config.json"), std::runtime_error);
 }
 
-#undef SKIP_WITHOUT_PREPROCESS_GOLDEN
 
 }  // namespace image_transform_test
