@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "golden_data.h"
+#include "temp_dir.h"
 
 #include <algorithm>
 #include <atomic>
@@ -118,25 +119,7 @@ std::vector<std::string> byte_symbols() {
   return symbols;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ =
-        fs::temp_directory_path() / ("avgzsl_clip_tokenizer_" + std::string(info->name()) + "_" +
-                                     std::to_string(reinterpret_cast<std::uintptr_t>(this)));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using avgzsl::testing::TempDir;
 
 void write_file(const fs::path& path, const std::string& content) {
   std::ofstream out(path, std::ios::binary);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "golden_data.h"
+#include "temp_dir.h"
 
 #include <algorithm>
 #include <array>
@@ -118,23 +119,14 @@ std::vector<std::uint8_t> channel(const ImageU8& image, int c) {
   return out;
 }
 
+// A JSON file in its own temporary directory.
 class TempFile {
  public:
-  explicit TempFile(const std::string& content) {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("avgzsl_image_transform_" + std::string(info->name()) + "_" +
-             std::to_string(reinterpret_cast<std::uintptr_t>(this)) + ".json");
-    std::ofstream(path_, std::ios::binary) << content;
-  }
-  ~TempFile() {
-    std::error_code ignored;
-    fs::remove(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
+  explicit TempFile(const std::string& content) { std::ofstream(path(), std::ios::binary) << content; }
+  fs::path path() const { return dir_ / "preprocessor_config.json"; }
 
  private:
-  fs::path path_;
+  avgzsl::testing::TempDir dir_;
 };
 
 }  // namespace

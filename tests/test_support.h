@@ -5,20 +5,9 @@
 #include <string>
 
 #include "avgzsl/data/dataset.h"
+#include "temp_dir.h"
 
 namespace avgzsl::testing {
-
-// A fresh directory under the system temp dir, removed with everything in it at scope end.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // A small valid dataset with the synthetic generator's geometry and few videos.
 Dataset tiny_dataset(uint64_t seed = 0);

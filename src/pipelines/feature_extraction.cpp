@@ -84,8 +84,10 @@ json job_description(const ExtractOptions& o, const std::vector<VideoEntry>& vid
   for (const std::string& t : templates.templates) template_text += t + '\n';
   json class_rows = json::array();
   for (const ClassInfo& c : classes) class_rows.push_back({{"name", c.name}, {"display_name", c.display_name}});
-  return {{"name", fs::absolute(o.videos).lexically_normal().filename().replace_extension().string()},
-          {"videos", fs::absolute(o.videos).lexically_normal().string()},
+  fs::path source = fs::absolute(o.videos).lexically_normal();
+  if (source.filename().empty()) source = source.parent_path();  // "UCF-101/"
+  return {{"name", source.stem().string()},
+          {"videos", source.string()},
           {"list", {{"count", videos.size()}, {"hash", stable_hash(list_text)}}},
           {"classes", class_rows},
           {"clip", clip.fingerprint()},

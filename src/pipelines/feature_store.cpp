@@ -119,7 +119,8 @@ struct ChunkContents {
   std::vector<FailedVideo> failures;
 };
 
-ChunkContents read_chunk(const fs::path& file) {
+// `with_features` false reads the metadata only (what resuming needs), not the feature bytes.
+ChunkContents read_chunk(const fs::path& file, bool with_features = true) {
   const io::SafetensorsFile chunk(file);
   ChunkContents out;
   try {
@@ -134,7 +135,7 @@ ChunkContents read_chunk(const fs::path& file) {
   } catch (const std::exception& e) {
     fail(file, std::string("malformed chunk metadata (") + e.what() + "); delete the file to extract its videos again");
   }
-  if (!out.videos.empty()) {
+  if (with_features && !out.videos.empty()) {
     out.visual = chunk.tensor("visual", torch::kFloat32);
     if (out.visual.dim() != 2 || out.visual.size(0) != static_cast<int64_t>(out.videos.size())) {
       fail(file, "'visual' has shape " + std::to_string(out.visual.size(0)) + " rows for " +
@@ -149,7 +150,7 @@ ChunkContents read_chunk(const fs::path& file) {
 std::set<std::string> FeatureStore::done_ids() const {
   std::set<std::string> ids;
   for (const fs::path& file : chunk_files()) {
-    const ChunkContents chunk = read_chunk(file);
+    const ChunkContents chunk = read_chunk(file, /*with_features=*/false);
     for (const auto& v : chunk.videos) ids.insert(v.id);
     for (const auto& f : chunk.failures) ids.insert(f.id);
   }
@@ -159,10 +160,12 @@ std::set<std::string> FeatureStore::done_ids() const {
 void FeatureStore::write_chunk(const std::vector<ExtractedVideo>& videos, const torch::Tensor& visual,
                                const std::vector<FailedVideo>& failures) {
   if (videos.empty() && failures.empty()) return;
-  const std::vector<fs::path> existing = chunk_files();
-  const int next = existing.empty() ? 1 : std::stoi(existing.back().filename().string().substr(0, 6)) + 1;
+  if (next_chunk_ == 0) {  // the first chunk of this run: continue after the last one on disk
+    const std::vector<fs::path> existing = chunk_files();
+    next_chunk_ = existing.empty() ? 1 : std::stoi(existing.back().filename().string().substr(0, 6)) + 1;
+  }
   char name[32];
-  std::snprintf(name, sizeof(name), "%06d.safetensors", next);
+  std::snprintf(name, sizeof(name), "%06d.safetensors", next_chunk_++);
   json video_rows = json::array(), failure_rows = json::array();
   for (const auto& v : videos) video_rows.push_back(to_json(v));
   for (const auto& f : failures) failure_rows.push_back(to_json(f));

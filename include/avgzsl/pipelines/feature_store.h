@@ -84,6 +84,7 @@ class FeatureStore {
   nlohmann::json job_;
   ShardSpec shard_;
   int64_t videos_ = 0;
+  int next_chunk_ = 0;  // 0: not known yet
 };
 
 struct AssemblyReport {
