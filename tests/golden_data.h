@@ -12,6 +12,10 @@ inline std::filesystem::path golden_clip_dir() {
   return std::filesystem::path(AVGZSL_SHARED_DATA_DIR) / "golden" / "clip";
 }
 
+inline std::filesystem::path golden_clap_dir() {
+  return std::filesystem::path(AVGZSL_SHARED_DATA_DIR) / "golden" / "clap";
+}
+
 }  // namespace avgzsl::testing
 
 // Skips the current test when `path` does not exist.
