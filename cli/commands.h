@@ -2,6 +2,9 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <torch/types.h>
+
+#include <string>
 
 namespace avgzsl::cli {
 
@@ -15,5 +18,9 @@ void add_import_checkpoint_command(CLI::App& app);
 void add_extract_command(CLI::App& app);
 void add_merge_command(CLI::App& app);
 void add_embed_classes_command(CLI::App& app);
+void add_predict_command(CLI::App& app);
+
+// "cpu" or "cuda[:N]"; throws std::invalid_argument when malformed or when CUDA is unavailable.
+torch::Device parse_device(const std::string& text);
 
 }  // namespace avgzsl::cli

@@ -2,7 +2,10 @@
 
 #include <memory>
 
+#include "avgzsl/data/dataset.h"
 #include "avgzsl/pipelines/training_run.h"
+#include "avgzsl/pipelines/zero_shot_prediction.h"
+#include "avgzsl/util/threads.h"
 #include "commands.h"
 
 namespace avgzsl::cli {
@@ -11,17 +14,42 @@ void add_evaluate_command(CLI::App& app) {
   struct Args {
     std::string run;
     std::string data;
+    bool no_baseline = false;
     int threads = 0;
   };
   auto args = std::make_shared<Args>();
-  CLI::App* c = app.add_subcommand("evaluate", "re-evaluate a run's checkpoints: beta on validation (stage 1), test (stage 2)");
-  c->add_option("--run", args->run, "run directory written by avgzsl train")->required();
+  CLI::App* c = app.add_subcommand(
+      "evaluate",
+      "re-evaluate a run's checkpoints (beta on validation, test with stage 2) beside the training-free baseline; "
+      "without --run, the baseline alone");
+  c->add_option("--run", args->run, "run directory written by avgzsl train");
   c->add_option("--data", args->data, "dataset directory (default: the one the run was trained on)");
+  c->add_flag("--no-baseline", args->no_baseline, "leave out the training-free row (CLIP/CLAP cosine, no training)");
   c->add_option("--threads", args->threads, "LibTorch threads, 0 = all cores");
   c->callback([args] {
-    const auto result = pipelines::evaluate_run(args->run, args->data.empty() ? std::nullopt : std::optional(args->data),
-                                                args->threads);
-    fmt::print("{}", pipelines::format_result_table({{result.dataset_name + " (test)", {result.summary}}}));
+    if (args->run.empty() && args->data.empty()) throw std::invalid_argument("give --run, --data or both");
+    std::vector<pipelines::ResultRow> rows;
+    std::string data = args->data;
+    std::string name;
+    if (!args->run.empty()) {
+      const auto result = pipelines::evaluate_run(args->run, data.empty() ? std::nullopt : std::optional(data), args->threads);
+      rows.push_back({result.dataset_name + " (test)", {result.summary}});
+      if (data.empty()) data = pipelines::load_run_config(args->run).data;
+    } else {
+      util::configure_threads(args->threads);
+    }
+    std::string baseline_note;
+    if (!args->no_baseline) {
+      const Dataset dataset = load_dataset(data);
+      try {
+        rows.push_back({dataset.name + " training-free (test)", {pipelines::evaluate_training_free(dataset)}});
+      } catch (const std::runtime_error& e) {
+        if (args->run.empty()) throw;  // the baseline was all that was asked for
+        baseline_note = std::string("no training-free row: ") + e.what();
+      }
+    }
+    fmt::print("{}", pipelines::format_result_table(rows));
+    if (!baseline_note.empty()) fmt::print("{}\n", baseline_note);
   });
 }
 

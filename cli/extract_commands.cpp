@@ -1,5 +1,6 @@
 // `extract`, `merge` and `embed-classes`: from raw videos and class names to a native dataset.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/cuda.h>
 
 #include <fstream>
@@ -9,7 +10,9 @@
 #include "avgzsl/io/atomic_file.h"
 #include "avgzsl/io/safetensors.h"
 #include "avgzsl/pipelines/class_text.h"
+#include "avgzsl/pipelines/clap_encoder.h"
 #include "avgzsl/pipelines/clip_encoder.h"
+#include "avgzsl/pipelines/zero_shot_prediction.h"
 #include "avgzsl/pipelines/feature_extraction.h"
 #include "avgzsl/util/threads.h"
 #include "commands.h"
@@ -17,8 +20,6 @@
 
 namespace avgzsl::cli {
 namespace fs = std::filesystem;
-
-namespace {
 
 torch::Device parse_device(const std::string& text) {
   try {
@@ -32,9 +33,12 @@ torch::Device parse_device(const std::string& text) {
   }
 }
 
+namespace {
+
 void print_assembly(const fs::path& out, const pipelines::AssemblyReport& r) {
-  print_line(fmt::format("wrote {}: {} videos ({} failed to decode, {} without audio, {} left out by the split plan)",
-                         out.string(), r.videos, r.failed, r.without_audio, r.left_out));
+  print_line(fmt::format("wrote {}: {} videos ({} failed or skipped, {} without audio, {} with silent audio, {} left out by "
+                         "the split plan)",
+                         out.string(), r.videos, r.failed, r.without_audio, r.silent_audio, r.left_out));
   for (const auto& [split, n] : r.per_split) print_line(fmt::format("  {:<20} {:>7} videos", split, n));
   if (r.failed) print_line("failures and their reasons: " + (out / "extract_report.json").string());
 }
@@ -46,19 +50,28 @@ void add_extract_command(CLI::App& app) {
     pipelines::ExtractOptions o;
     std::string shard = "1/1";
     std::string pixels = "standard";
+    std::string missing_audio = "skip";
     std::string device = "cpu";
     int threads = 0;
   };
   auto args = std::make_shared<Args>();
-  CLI::App* c = app.add_subcommand("extract", "CLIP features of raw videos and class-text embeddings -> native dataset");
+  CLI::App* c = app.add_subcommand("extract", "CLIP (and CLAP) features of raw videos and class-text embeddings -> native dataset");
   c->add_option("--videos", args->o.videos, "folder with one sub-folder per class, or a CSV with columns path,label")->required();
   c->add_option("--clip", args->o.clip_dir, "Hugging Face CLIP model directory (e.g. openai/clip-vit-base-patch32)")->required();
+  c->add_option("--clap", args->o.clap_dir,
+                "CLAP model: Hugging Face folder (laion/clap-htsat-*) or WavCaps checkpoint folder/.pt; adds audio features "
+                "and CLAP class text");
   c->add_option("--out", args->o.out, "dataset directory to write (with --shard: this shard's feature store)")->required();
   c->add_option("--splits", args->o.splits,
                 "split folder: <class split>.txt class lists, optional <video split>.csv video lists "
                 "(default: an automatic split, see docs/extraction.md)");
   c->add_option("--class-names", args->o.class_names, "CSV name,display_name: the words the text encoder sees per class");
   c->add_option("--templates", args->o.templates, "prompt templates: ucf (default), activitynet, vggsound or a file");
+  c->add_option("--audio-templates", args->o.audio_templates,
+                "CLAP prompt templates (default: the audio prompts of the --templates set)");
+  c->add_option("--missing-audio", args->missing_audio,
+                "with --clap, a video without an audio track is: skip (left out and reported, default) or zero (kept, "
+                "zero audio features)");
   c->add_option("--frames", args->o.frames, "evenly spaced frames per video, embeddings averaged (default 1: the middle frame)");
   c->add_option("--frame-pixels", args->pixels,
                 "standard (RGB, default) or reference (the reference script's BGR, wrapped levels; reproduces its features)");
@@ -75,6 +88,7 @@ void add_extract_command(CLI::App& app) {
     util::configure_threads(args->threads);
     args->o.shard = pipelines::parse_shard(args->shard);
     args->o.pixels = pipelines::parse_frame_pixels(args->pixels);
+    args->o.missing_audio = pipelines::parse_missing_audio(args->missing_audio);
     args->o.device = parse_device(args->device);
     const pipelines::ExtractSummary s = pipelines::run_extraction(args->o, print_line);
     print_line(fmt::format("extracted {} videos in {:.1f} s ({:.2f} videos/s), {} failed", s.extracted, s.seconds,
@@ -116,44 +130,63 @@ void add_embed_classes_command(CLI::App& app) {
   struct Args {
     fs::path names;
     fs::path clip;
+    fs::path clap;
     std::string templates = "ucf";
+    std::string audio_templates;
     fs::path out;
     int threads = 0;
   };
   auto args = std::make_shared<Args>();
   CLI::App* c = app.add_subcommand("embed-classes", "class-text embeddings by prompt ensembling (METHOD §2)");
   c->add_option("--names", args->names, "text file, one class name (as the text encoder should read it) per line")->required();
-  c->add_option("--clip", args->clip, "Hugging Face CLIP model directory")->required();
+  c->add_option("--clip", args->clip, "Hugging Face CLIP model directory (the visual half of the class vector)");
+  c->add_option("--clap", args->clap, "CLAP model folder or WavCaps checkpoint (the audio half)");
   c->add_option("--templates", args->templates, "ucf (default), activitynet, vggsound (the reference's sets) or a file");
+  c->add_option("--audio-templates", args->audio_templates, "CLAP prompts (default: the audio prompts of the --templates set)");
   c->add_option("--out", args->out,
-                "output: .safetensors (tensor \"clip\" [C, E], names in the metadata) or .npy (the reference's "
-                "{name: vector} dict)")
+                "output: .safetensors (tensors \"clip\" [C, E] and/or \"clap\" [C, E'], names in the metadata) or .npy "
+                "(the reference's {name: vector} dict; one encoder at a time)")
       ->required();
   c->add_option("--threads", args->threads, "LibTorch threads, 0 = all cores (default 0)");
   c->callback([args] {
     util::configure_threads(args->threads);
-    std::vector<std::string> names;
-    std::ifstream in(args->names);
-    if (!in) throw std::runtime_error(args->names.string() + ": cannot open the class names");
-    for (std::string line; std::getline(in, line);) {
-      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-      if (!line.empty()) names.push_back(line);
-    }
-    if (names.empty()) throw std::runtime_error(args->names.string() + ": no class names");
+    if (args->clip.empty() && args->clap.empty()) throw std::invalid_argument("give --clip, --clap or both");
     const std::string ext = args->out.extension().string();
     if (ext != ".safetensors" && ext != ".npy") throw std::invalid_argument("--out: expected a .safetensors or .npy file");
-    const pipelines::PromptTemplates templates = pipelines::resolve_prompt_templates(args->templates, "clip");
-    pipelines::ClipEncoder clip(args->clip);
-    const torch::Tensor text = pipelines::ensemble_class_embeddings(
-        names, templates, [&](const std::vector<std::string>& t) { return clip.encode_texts(t); });
-    if (ext == ".npy") {
-      io::write_file_atomically(args->out, class_text_npy(names, text));
-    } else {
-      io::save_safetensors(args->out, {{"clip", text}},
-                           {{"names", nlohmann::json(names).dump()}, {"templates", templates.source}});
+    if (ext == ".npy" && !args->clip.empty() && !args->clap.empty()) {
+      throw std::invalid_argument("--out: a .npy dict holds one encoder's vectors; write .safetensors for both halves");
     }
-    print_line(fmt::format("wrote {}: {} classes x {} ({} templates from {})", args->out.string(), names.size(),
-                           text.size(1), templates.templates.size(), templates.source));
+    const std::vector<std::string> names = pipelines::read_class_file(args->names);
+    io::NamedTensors tensors;
+    std::map<std::string, std::string> metadata{{"names", nlohmann::json(names).dump()}};
+    std::vector<std::string> described;
+    auto describe = [](const std::pair<std::string, torch::Tensor>& t, const pipelines::PromptTemplates& templates) {
+      return fmt::format("{}: {} classes x {} ({} templates from {})", t.first, t.second.size(0), t.second.size(1),
+                         templates.templates.size(), templates.source);
+    };
+    if (!args->clip.empty()) {
+      const pipelines::PromptTemplates templates = pipelines::resolve_prompt_templates(args->templates, "clip");
+      pipelines::ClipEncoder clip(args->clip);
+      tensors.emplace_back("clip", pipelines::ensemble_class_embeddings(
+                                       names, templates, [&](const std::vector<std::string>& t) { return clip.encode_texts(t); }));
+      metadata["templates"] = templates.source;
+      described.push_back(describe(tensors.back(), templates));
+    }
+    if (!args->clap.empty()) {
+      const pipelines::PromptTemplates templates = pipelines::resolve_prompt_templates(
+          args->audio_templates.empty() ? args->templates : args->audio_templates, "clap");
+      pipelines::ClapEncoder clap(args->clap);
+      tensors.emplace_back("clap", pipelines::ensemble_class_embeddings(
+                                       names, templates, [&](const std::vector<std::string>& t) { return clap.encode_texts(t); }));
+      metadata["audio_templates"] = templates.source;
+      described.push_back(describe(tensors.back(), templates));
+    }
+    if (ext == ".npy") {
+      io::write_file_atomically(args->out, class_text_npy(names, tensors.front().second));
+    } else {
+      io::save_safetensors(args->out, tensors, metadata);
+    }
+    print_line(fmt::format("wrote {}: {}", args->out.string(), fmt::join(described, "; ")));
   });
 }
 

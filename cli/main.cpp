@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <exception>
 
+#include <c10/util/Exception.h>
+
 #include "avgzsl/util/allocator.h"
 #include "avgzsl/util/threads.h"
 #include "commands.h"
@@ -23,10 +25,15 @@ int main(int argc, char** argv) {
   avgzsl::cli::add_extract_command(app);
   avgzsl::cli::add_merge_command(app);
   avgzsl::cli::add_embed_classes_command(app);
+  avgzsl::cli::add_predict_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const c10::Error& e) {
+    // LibTorch's own checks: the message without the C++ stack trace LibTorch appends.
+    std::fprintf(stderr, "error: %s\n", e.what_without_backtrace());
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

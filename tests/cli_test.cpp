@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -16,6 +17,7 @@
 #include "avgzsl/io/atomic_file.h"
 #include "avgzsl/io/safetensors.h"
 #include "test_support.h"
+#include "tiny_clap_model.h"
 
 namespace avgzsl {
 namespace {
@@ -345,6 +347,11 @@ TEST_F(CliExtract, ShardsThenMergeAndOneLineErrors) {
                             (dir_ / "merged").string());
   ASSERT_EQ(merged.code, 0) << merged.out;
   EXPECT_NE(merged.out.find("36 videos"), std::string::npos) << merged.out;
+  // Three classes split automatically leave one to train on: refused in one line, no stack trace.
+  expect_one_line_error(run("train --data " + (dir_ / "merged").string() + " --out " + (dir_ / "run").string() +
+                            " --modality visual --epochs 1 --threads 1"),
+                        "stage_1_train has 1 class; training needs at least 2");
+  EXPECT_FALSE(fs::exists(dir_ / "run"));
   expect_one_line_error(run("merge " + (dir_ / "shard1").string() + " --out " + (dir_ / "half").string()),
                         "shard 2/2 of this job is missing");
   EXPECT_FALSE(fs::exists(dir_ / "half"));
@@ -358,12 +365,135 @@ TEST_F(CliExtract, ShardsThenMergeAndOneLineErrors) {
   const Result embedded = run("embed-classes --names " + (dir_ / "names.txt").string() + " --clip " + (dir_ / "clip").string() +
                               " --templates vggsound --out " + (dir_ / "text.npy").string());
   ASSERT_EQ(embedded.code, 0) << embedded.out;
-  EXPECT_NE(embedded.out.find("2 classes x 16 (8 templates from builtin:vggsound/clip)"), std::string::npos) << embedded.out;
+  EXPECT_NE(embedded.out.find("clip: 2 classes x 16 (8 templates from builtin:vggsound/clip)"), std::string::npos) << embedded.out;
   if (testing::run_shell("/usr/bin/python3 -c 'import numpy' 2>/dev/null")) {
     EXPECT_TRUE(testing::run_shell("/usr/bin/python3 -c \"import numpy as np; d = np.load('" + (dir_ / "text.npy").string() +
                                    "', allow_pickle=True).item(); assert sorted(d) == ['dog barking', 'playing guitar']; "
                                    "assert abs(np.linalg.norm(d['dog barking']) - 1) < 1e-5\""));
   }
+}
+
+TEST_F(CliExtract, PredictRanksClassNamesGivenAtTheCallTrainingFree) {
+  testing::write_tiny_hf_clap_dir(dir_ / "clap", 5);
+  const std::string models = " --clip " + (dir_ / "clip").string() + " --clap " + (dir_ / "clap").string() + " --threads 1";
+  const std::string red = (dir_ / "videos/red/red0.mp4").string(), blue = (dir_ / "videos/blue/blue1.mp4").string();
+  const std::string command = "predict " + red + " " + blue + " --classes 'red car, green tree,blue sky' --json" + models;
+  const Result a = run(command);
+  ASSERT_EQ(a.code, 0) << a.out;
+  const nlohmann::json j = nlohmann::json::parse(a.out);
+  EXPECT_EQ(j["mode"], "training-free");
+  EXPECT_EQ(j["modalities"], "visual+audio");
+  ASSERT_EQ(j["videos"].size(), 2u);
+  for (const auto& v : j["videos"]) {
+    EXPECT_TRUE(v["has_audio"].get<bool>());
+    ASSERT_EQ(v["top"].size(), 3u);  // top-k 5, three classes
+    double sum = 0, previous = 2;
+    for (const auto& c : v["top"]) {
+      const double score = c["score"].get<double>();
+      EXPECT_LE(score, previous);
+      previous = score;
+      sum += score;
+    }
+    EXPECT_NEAR(sum, 1.0, 1e-5);  // fused probabilities over the given classes
+  }
+  EXPECT_EQ(j["videos"][0]["video"], red);
+  EXPECT_EQ(run(command).out, a.out);  // deterministic
+
+  // A class's score does not depend on where it stands in the list.
+  const Result b = run("predict " + red + " --classes 'blue sky,red car,green tree' --json" + models);
+  ASSERT_EQ(b.code, 0) << b.out;
+  std::map<std::string, double> first, second;
+  for (const auto& c : j["videos"][0]["top"]) first[c["class"]] = c["score"];
+  const nlohmann::json reordered = nlohmann::json::parse(b.out);
+  for (const auto& c : reordered["videos"][0]["top"]) second[c["class"]] = c["score"];
+  ASSERT_EQ(second.size(), 3u);
+  for (const auto& [name, score] : first) EXPECT_NEAR(second[name], score, 1e-6) << name;
+
+  // Text output, --top-k; CLIP alone scores the frames only.
+  const Result text = run("predict " + red + " --classes 'red car,green tree' --top-k 1" + models);
+  ASSERT_EQ(text.code, 0) << text.out;
+  EXPECT_NE(text.out.find("  1. "), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find("  2. "), std::string::npos) << text.out;
+  const Result visual = run("predict " + red + " --classes 'a,b' --json --threads 1 --clip " + (dir_ / "clip").string());
+  ASSERT_EQ(visual.code, 0) << visual.out;
+  EXPECT_EQ(nlohmann::json::parse(visual.out)["modalities"], "visual");
+
+  // An unreadable video: the readable one is answered, the command still fails.
+  std::ofstream(dir_ / "broken.mp4") << "not a video";
+  const Result broken = run("predict " + red + " " + (dir_ / "broken.mp4").string() + " --classes 'a,b' --json" + models);
+  EXPECT_NE(broken.code, 0);
+  EXPECT_NE(broken.out.find("\"top\""), std::string::npos) << broken.out;
+  EXPECT_NE(broken.out.find("broken.mp4"), std::string::npos) << broken.out;
+  EXPECT_NE(broken.out.find("error: 1 of 2 videos could not be read"), std::string::npos) << broken.out;
+
+  expect_one_line_error(run("predict " + red + " --classes 'a,,b'" + models), "empty class name");
+  expect_one_line_error(run("predict " + red + " --classes 'a,b,a'" + models), "'a' is given twice");
+  expect_one_line_error(run("predict " + red + " --classes 'a'" + models), "at least two classes");
+  expect_one_line_error(run("predict " + red + models), "--classes");
+  expect_one_line_error(run("predict " + red + " --classes a,b --clip " + (dir_ / "clip").string() + " --clap " +
+                            (dir_ / "nothing").string()),
+                        "nothing: no such CLAP model folder");
+}
+
+TEST_F(CliExtract, AudioVisualDatasetTrainedRunPredictsAndEvaluatesBesideTheTrainingFreeBaseline) {
+  testing::write_tiny_hf_clap_dir(dir_ / "clap", 5);
+  const std::string clap = (dir_ / "clap").string();
+  // Four classes, so that the automatic split trains on two.
+  for (const char* c : {"red", "green", "blue"}) {
+    fs::create_directories(dir_ / "videos4");
+    fs::create_symlink(inputs_->path() / "videos" / c, dir_ / "videos4" / c);
+  }
+  for (int i = 0; i < 6; ++i) {
+    testing::make_test_video(dir_ / "videos4/yellow" / ("yellow" + std::to_string(i) + ".mp4"), "yellow", 0.5, 32, 24);
+  }
+  std::vector<std::string> args = extract_args("av");
+  args[2] = (dir_ / "videos4").string();
+  *std::find(args.begin(), args.end(), "8") = "1";  // --frames 1
+  for (const char* a : {"--clap", clap.c_str()}) args.push_back(a);
+  const Result extracted = run(joined(args));
+  ASSERT_EQ(extracted.code, 0) << extracted.out;
+  const Dataset av = load_dataset(dir_ / "av");
+  EXPECT_EQ(av.audio_dim, 12);
+  EXPECT_EQ(av.clap_dim, 12);
+
+  const Result trained = run("train --data " + (dir_ / "av").string() + " --out " + (dir_ / "run").string() +
+                             " --epochs 2 --batches-per-epoch 5 --batch-size 16 --threads 1");
+  ASSERT_EQ(trained.code, 0) << trained.out;
+  const std::string red = (dir_ / "videos/red/red3.mp4").string();
+  const Result predicted = run("predict " + red + " --classes 'red,green,blue,purple' --json --run " + (dir_ / "run").string() +
+                               " --clip " + (dir_ / "clip").string() + " --clap " + clap + " --threads 1");
+  ASSERT_EQ(predicted.code, 0) << predicted.out;
+  const nlohmann::json j = nlohmann::json::parse(predicted.out);
+  EXPECT_EQ(j["mode"], "run");
+  EXPECT_EQ(j["modalities"], "visual+audio");
+  ASSERT_EQ(j["videos"][0]["top"].size(), 4u);
+  for (const auto& c : j["videos"][0]["top"]) EXPECT_LE(c["score"].get<double>(), 0.0);  // -distance
+  // A run on audio needs the CLAP model.
+  expect_one_line_error(run("predict " + red + " --classes a,b --run " + (dir_ / "run").string() + " --clip " +
+                            (dir_ / "clip").string()),
+                        "give --clap");
+
+  const Result both = run("evaluate --run " + (dir_ / "run").string() + " --threads 1");
+  ASSERT_EQ(both.code, 0) << both.out;
+  EXPECT_NE(both.out.find("videos4 (test)"), std::string::npos) << both.out;
+  EXPECT_NE(both.out.find("videos4 training-free (test)"), std::string::npos) << both.out;
+  const Result baseline = run("evaluate --data " + (dir_ / "av").string() + " --threads 1");
+  ASSERT_EQ(baseline.code, 0) << baseline.out;
+  EXPECT_NE(baseline.out.find("videos4 training-free (test)"), std::string::npos) << baseline.out;
+  EXPECT_EQ(baseline.out.find("videos4 (test)"), std::string::npos) << baseline.out;
+
+  // embed-classes writes both halves of the class vector.
+  std::ofstream(dir_ / "names.txt") << "playing guitar\ndog barking\n";
+  const Result embedded = run("embed-classes --names " + (dir_ / "names.txt").string() + " --clip " + (dir_ / "clip").string() +
+                              " --clap " + clap + " --out " + (dir_ / "text.safetensors").string());
+  ASSERT_EQ(embedded.code, 0) << embedded.out;
+  EXPECT_NE(embedded.out.find("clap: 2 classes x 12 (30 templates from builtin:ucf/clap)"), std::string::npos) << embedded.out;
+  const io::SafetensorsFile text(dir_ / "text.safetensors");
+  EXPECT_EQ(text.tensor("clap").size(1), 12);
+  EXPECT_EQ(text.tensor("clip").size(1), 16);
+  expect_one_line_error(run("embed-classes --names " + (dir_ / "names.txt").string() + " --clip " + (dir_ / "clip").string() +
+                            " --clap " + clap + " --out " + (dir_ / "text.npy").string()),
+                        "one encoder");
 }
 
 }  // namespace

@@ -11,10 +11,12 @@
 #include "avgzsl/io/atomic_file.h"
 #include "avgzsl/io/safetensors.h"
 #include "avgzsl/media/video_decoder.h"
+#include "avgzsl/pipelines/clap_encoder.h"
 #include "avgzsl/pipelines/class_text.h"
 #include "avgzsl/pipelines/clip_encoder.h"
 #include "avgzsl/pipelines/feature_extraction.h"
 #include "test_support.h"
+#include "tiny_clap_model.h"
 
 namespace avgzsl::pipelines {
 namespace {
@@ -356,6 +358,72 @@ TEST_F(ExtractTest, SeveralFramesAndReferencePixelsChangeTheFeatures) {
   // ...while the reference's inverted BGR pixels are another picture.
   EXPECT_GT((v1 - vr).abs().max().item<double>(), 1e-3);
   EXPECT_NEAR(vr.norm(2, 1).min().item<double>(), 1.0, 1e-5);
+}
+
+TEST_F(ExtractTest, AudioVisualJobsAddClapFeaturesAndApplyTheMissingAudioPolicy) {
+  TempDir tmp;
+  testing::write_tiny_hf_clap_dir(tmp / "clap", 4);
+  ExtractOptions o = options(tmp / "zero");
+  o.clap_dir = tmp / "clap";
+  o.missing_audio = MissingAudio::kZero;
+  const ExtractSummary s = run_extraction(o, [](const std::string&) {});
+  EXPECT_EQ(s.extracted, 20);
+  EXPECT_EQ(s.failed, 1);  // the broken file
+  const Dataset ds = load_dataset(tmp / "zero");
+  EXPECT_EQ(ds.visual_dim, 16);
+  EXPECT_EQ(ds.audio_dim, 12);
+  EXPECT_EQ(ds.clap_dim, 12);
+
+  // Independently: the whole track at the model's rate through the CLAP audio tower.
+  ClapEncoder clap(tmp / "clap");
+  ASSERT_EQ(clap.sample_rate(), 48000);
+  int64_t checked = 0;
+  for (const char* split : kVideoSplitNames) {
+    const VideoSplit& v = ds.video_split(split);
+    for (int64_t i = 0; i < v.size(); ++i) {
+      const std::string& id = v.video_ids[static_cast<size_t>(i)];
+      if (id == "blue_2") {  // no audio track: zero features under --missing-audio zero
+        EXPECT_EQ(v.audio[i].abs().max().item<double>(), 0.0);
+        continue;
+      }
+      const fs::path path = root() / "videos" / id.substr(0, id.find('_')) / (id + ".mp4");
+      const torch::Tensor expected = clap.embed_audio({*media::decode_audio_mono(path, 48000)});
+      EXPECT_LT((v.audio[i] - expected[0]).abs().max().item<double>(), 1e-5) << id;
+      EXPECT_NEAR(v.audio[i].norm().item<double>(), 1.0, 1e-5);
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 19);
+  const torch::Tensor text = ensemble_class_embeddings({"blue", "green", "red", "yellow"}, builtin_prompt_templates("ucf", "clap"),
+                                                       [&](const std::vector<std::string>& t) { return clap.encode_texts(t); });
+  EXPECT_LT((ds.clap_text - text).abs().max().item<double>(), 1e-5);
+  // The visual half is what a visual-only job gives.
+  run_extraction(options(tmp / "visual"), [](const std::string&) {});
+  const Dataset visual_only = load_dataset(tmp / "visual");
+  EXPECT_TRUE(torch::allclose(ds.video_split("stage_1_train").visual, visual_only.video_split("stage_1_train").visual, 0, 1e-6));
+
+  // --missing-audio skip (the default) leaves the video out and says why.
+  o.out = tmp / "skip";
+  o.missing_audio = MissingAudio::kSkip;
+  const ExtractSummary skipped = run_extraction(o, [](const std::string&) {});
+  EXPECT_EQ(skipped.extracted, 19);
+  EXPECT_EQ(skipped.failed, 2);
+  const nlohmann::json report = nlohmann::json::parse(io::read_file(tmp / "skip/extract_report.json"));
+  ASSERT_EQ(report["failed"].size(), 2u);
+  EXPECT_EQ(report["failed"][0]["id"], "blue_2");
+  EXPECT_NE(report["failed"][0]["reason"].get<std::string>().find("no audio track"), std::string::npos);
+}
+
+TEST_F(ExtractTest, AnAudioVisualJobDoesNotResumeAVisualOnlyStore) {
+  TempDir tmp;
+  testing::write_tiny_hf_clap_dir(tmp / "clap", 4);
+  ExtractOptions o = options(tmp / "ds");
+  o.shard = {1, 2};
+  run_extraction(o, [](const std::string&) {});
+  o.clap_dir = tmp / "clap";
+  const std::string error = error_of([&] { run_extraction(o, [](const std::string&) {}); });
+  EXPECT_NE(error.find("different job"), std::string::npos) << error;
+  EXPECT_NE(error.find("clap"), std::string::npos) << error;
 }
 
 TEST_F(ExtractTest, BadInputsAreRefusedBeforeAnyWork) {

@@ -23,9 +23,10 @@ std::string model_type_of(const fs::path& config) {
   }
 }
 
+// WavCaps releases torch.save archives; a safetensors copy of one (same names) is accepted too.
 bool is_checkpoint_file(const fs::path& p) {
   const auto ext = p.extension().string();
-  return ext == ".pt" || ext == ".pth" || ext == ".ckpt";
+  return ext == ".pt" || ext == ".pth" || ext == ".ckpt" || ext == ".safetensors";
 }
 
 ClapModelFiles wavcaps_files(const fs::path& dir, const fs::path& checkpoint) {
@@ -59,7 +60,7 @@ ClapModelFiles locate_clap_model(const fs::path& dir_or_checkpoint) {
   if (fs::is_regular_file(dir_or_checkpoint)) {
     if (!is_checkpoint_file(dir_or_checkpoint)) {
       throw std::runtime_error(dir_or_checkpoint.string() +
-                               ": not a CLAP model folder nor a WavCaps checkpoint (.pt/.pth/.ckpt)");
+                               ": not a CLAP model folder nor a WavCaps checkpoint (.pt/.pth/.ckpt/.safetensors)");
     }
     auto parent = dir_or_checkpoint.parent_path();
     return wavcaps_files(parent.empty() ? fs::path(".") : parent, dir_or_checkpoint);
@@ -93,7 +94,7 @@ ClapModelFiles locate_clap_model(const fs::path& dir_or_checkpoint) {
   if (checkpoints.size() == 1) return wavcaps_files(dir, checkpoints.front());
   if (checkpoints.size() > 1) {
     throw std::runtime_error(dir.string() + ": holds " + std::to_string(checkpoints.size()) +
-                             " checkpoints (.pt/.pth/.ckpt); give the one to use");
+                             " checkpoints (.pt/.pth/.ckpt/.safetensors); give the one to use");
   }
   throw std::runtime_error(dir.string() +
                            ": not a CLAP model folder (no config.json with model_type \"clap\", no WavCaps .pt checkpoint)");

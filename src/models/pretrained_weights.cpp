@@ -94,6 +94,59 @@ torch::Tensor PretrainedWeights::float_tensor(const std::string& name) const {
   return raw.to(torch::kFloat32);
 }
 
+std::vector<int64_t> PretrainedWeights::shape(const std::string& name) const {
+  if (!contains(name)) fail(impl_->path, "missing tensor '" + name + "'");
+  if (impl_->safetensors) return impl_->safetensors->entry(name).shape;
+  return impl_->archive_tensors.at(name).sizes().vec();
+}
+
+void PretrainedWeights::load_mapped(torch::nn::Module& module, const SourceOf& source_of,
+                                    const IsIgnorable& is_ignorable) const {
+  std::set<std::string> used;
+  std::map<std::string, torch::Tensor> cache;  // a fused tensor is read once for its parts
+  torch::NoGradGuard no_grad;
+  auto copy = [&](const std::string& name, torch::Tensor& target) {
+    const std::optional<Source> source = source_of(name);
+    if (!source) return;  // computed by the module
+    const std::string& key = source->name;
+    used.insert(key);
+    if (!contains(key)) fail(impl_->path, "missing tensor '" + key + "' (for " + name + ")");
+    torch::Tensor whole;
+    if (source->parts == 1) {
+      whole = float_tensor(key);
+    } else {
+      auto it = cache.find(key);
+      if (it == cache.end()) it = cache.emplace(key, float_tensor(key)).first;
+      whole = it->second;
+    }
+    torch::Tensor value = whole;
+    std::string what = "tensor '" + key + "'";
+    if (source->parts > 1) {
+      if (whole.dim() == 0 || whole.size(0) % source->parts != 0) {
+        fail(impl_->path, what + " has shape " + shape_text(whole.sizes()) + ", which does not split into " +
+                              std::to_string(source->parts) + " equal parts along dim 0");
+      }
+      const int64_t rows = whole.size(0) / source->parts;
+      value = whole.narrow(0, source->part * rows, rows);
+      what += " (part " + std::to_string(source->part + 1) + " of " + std::to_string(source->parts) + ", for " + name + ")";
+      if (value.sizes() != target.sizes()) {
+        fail(impl_->path, "tensor '" + key + "' has shape " + shape_text(whole.sizes()) + ", the configuration needs " +
+                              std::to_string(source->parts) + " x " + shape_text(target.sizes()) + " (" + name + ")");
+      }
+    } else if (value.sizes() != target.sizes()) {
+      fail(impl_->path, what + " has shape " + shape_text(value.sizes()) + ", the configuration needs " +
+                            shape_text(target.sizes()));
+    }
+    target.copy_(value);
+  };
+  for (auto& item : module.named_parameters(/*recurse=*/true)) copy(item.key(), item.value());
+  for (auto& item : module.named_buffers(/*recurse=*/true)) copy(item.key(), item.value());
+  for (const std::string& name : names()) {
+    if (used.count(name) || is_ignorable(name)) continue;
+    fail(impl_->path, "unexpected tensor '" + name + "' (not part of the configured model)");
+  }
+}
+
 void PretrainedWeights::load_into(torch::nn::Module& module, const std::string& prefix,
                                   const std::vector<std::string>& ignorable_suffixes) const {
   std::set<std::string> expected;

@@ -14,6 +14,7 @@
 #include "avgzsl/io/csv_table.h"
 #include "avgzsl/media/video_decoder.h"
 #include "avgzsl/pipelines/class_text.h"
+#include "avgzsl/pipelines/clap_encoder.h"
 #include "avgzsl/pipelines/clip_encoder.h"
 #include "avgzsl/util/bounded_queue.h"
 #include "avgzsl/util/progress.h"
@@ -21,14 +22,6 @@
 namespace avgzsl::pipelines {
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-FramePixels parse_frame_pixels(const std::string& text) {
-  if (text == "standard") return FramePixels::kStandard;
-  if (text == "reference") return FramePixels::kReference;
-  throw std::invalid_argument("--frame-pixels: expected standard or reference, got '" + text + "'");
-}
-
-std::string to_string(FramePixels pixels) { return pixels == FramePixels::kReference ? "reference" : "standard"; }
 
 fs::path store_path_for(const ExtractOptions& options) {
   if (options.shard.count > 1) return options.out;
@@ -39,21 +32,11 @@ fs::path store_path_for(const ExtractOptions& options) {
 
 namespace {
 
-// One video after the decoder thread: its preprocessed frames, or why it failed.
-struct DecodedVideo {
-  int64_t position = 0;  // in the `todo` list
-  torch::Tensor frames;  // [F, 3, S, S]
-  bool has_audio = false;
-  std::string error;
+// One video after the decoder thread, and its place in the `todo` list.
+struct QueuedVideo {
+  int64_t position = 0;
+  DecodedVideo video;
 };
-
-void apply_reference_pixels(media::RgbImage& image) {
-  uint8_t* p = image.pixels.data();
-  for (size_t i = 0; i + 2 < image.pixels.size(); i += 3) {
-    std::swap(p[i], p[i + 2]);  // RGB -> BGR
-    for (size_t c = 0; c < 3; ++c) p[i + c] = static_cast<uint8_t>((256 - p[i + c]) & 0xff);
-  }
-}
 
 std::vector<ClassInfo> job_classes(const std::vector<VideoEntry>& videos, const fs::path& names_csv) {
   std::set<std::string> labels;
@@ -76,50 +59,57 @@ std::vector<ClassInfo> job_classes(const std::vector<VideoEntry>& videos, const 
   return classes;
 }
 
+json templates_json(const PromptTemplates& templates) {
+  std::string text;
+  for (const std::string& t : templates.templates) text += t + '\n';
+  return {{"source", templates.source}, {"hash", stable_hash(text)}};
+}
+
 json job_description(const ExtractOptions& o, const std::vector<VideoEntry>& videos, const std::vector<ClassInfo>& classes,
-                     const ClipEncoder& clip, const PromptTemplates& templates) {
+                     const ClipEncoder& clip, const PromptTemplates& templates, const ClapEncoder* clap,
+                     const PromptTemplates& audio_templates) {
   std::string list_text;
   for (const VideoEntry& v : videos) list_text += v.id + '\t' + v.label + '\n';
-  std::string template_text;
-  for (const std::string& t : templates.templates) template_text += t + '\n';
   json class_rows = json::array();
   for (const ClassInfo& c : classes) class_rows.push_back({{"name", c.name}, {"display_name", c.display_name}});
   fs::path source = fs::absolute(o.videos).lexically_normal();
   if (source.filename().empty()) source = source.parent_path();  // "UCF-101/"
-  return {{"name", source.stem().string()},
-          {"videos", source.string()},
-          {"list", {{"count", videos.size()}, {"hash", stable_hash(list_text)}}},
-          {"classes", class_rows},
-          {"clip", clip.fingerprint()},
-          {"frames", o.frames},
-          {"frame_pixels", to_string(o.pixels)},
-          {"templates", {{"source", templates.source}, {"hash", stable_hash(template_text)}}}};
+  json job = {{"name", source.stem().string()},
+              {"videos", source.string()},
+              {"list", {{"count", videos.size()}, {"hash", stable_hash(list_text)}}},
+              {"classes", class_rows},
+              {"clip", clip.fingerprint()},
+              {"frames", o.frames},
+              {"frame_pixels", to_string(o.pixels)},
+              {"templates", templates_json(templates)}};
+  // Visual-only jobs keep the description they always had, so their stores still resume.
+  if (clap) {
+    job["clap"] = clap->fingerprint();
+    job["audio_templates"] = templates_json(audio_templates);
+    job["missing_audio"] = to_string(o.missing_audio);
+  }
+  return job;
+}
+
+// CLAP's prompts: the audio half of a built-in set, or the user's choice.
+PromptTemplates audio_prompt_templates(const ExtractOptions& o) {
+  if (!o.audio_templates.empty()) return resolve_prompt_templates(o.audio_templates, "clap");
+  return resolve_prompt_templates(o.templates, "clap");
 }
 
 // Extracts the videos of `todo` into `store`: decoders -> bounded queue -> encoder -> chunks.
 void extract_videos(const ExtractOptions& o, const std::vector<VideoEntry>& videos, const std::vector<int64_t>& todo,
-                    ClipEncoder& clip, FeatureStore& store, ExtractSummary& summary,
+                    const VideoEncoders& encoders, FeatureStore& store, ExtractSummary& summary,
                     const std::function<void(const std::string&)>& print) {
   const int64_t videos_per_batch = std::max<int64_t>(1, o.batch_size / o.frames);
-  util::BoundedQueue<DecodedVideo> queue(static_cast<size_t>(2 * videos_per_batch + o.decoders));
+  util::BoundedQueue<QueuedVideo> queue(static_cast<size_t>(2 * videos_per_batch + o.decoders));
   std::atomic<int64_t> next{0};
   std::atomic<int> decoders_running{o.decoders};
 
   auto decode = [&](int64_t position) {
-    DecodedVideo out;
-    out.position = position;
-    const VideoEntry& entry = videos[todo[position]];
-    try {
-      media::VideoDecoder decoder(entry.path);
-      out.has_audio = decoder.info().has_audio;
-      std::vector<torch::Tensor> frames;
-      for (media::VideoFrame& frame : decoder.frames_evenly_spaced(o.frames)) {
-        if (o.pixels == FramePixels::kReference) apply_reference_pixels(frame.image);
-        frames.push_back(clip.preprocess({frame.image.pixels.data(), frame.image.width, frame.image.height}));
-      }
-      out.frames = torch::stack(frames);
-    } catch (const std::exception& e) {
-      out.error = e.what();
+    QueuedVideo out{position, decode_for_encoders(videos[todo[position]].path, encoders)};
+    if (out.video.error.empty() && encoders.clap && !out.video.audio && o.missing_audio == MissingAudio::kSkip) {
+      out.video.error = videos[todo[position]].path.string() + ": no audio track (skipped: --missing-audio skip)";
     }
     return out;
   };
@@ -142,41 +132,42 @@ void extract_videos(const ExtractOptions& o, const std::vector<VideoEntry>& vide
   try {
     util::Progress progress("extract", static_cast<int64_t>(todo.size()), "videos", util::stderr_is_terminal());
     std::vector<ExtractedVideo> pending;
-    std::vector<torch::Tensor> pending_rows;
+    std::vector<torch::Tensor> pending_rows, pending_audio;
     std::vector<FailedVideo> pending_failures;
     auto last_flush = std::chrono::steady_clock::now();
     auto flush = [&] {
-      store.write_chunk(pending, pending_rows.empty() ? torch::Tensor() : torch::cat(pending_rows), pending_failures);
+      store.write_chunk(pending, pending_rows.empty() ? torch::Tensor() : torch::cat(pending_rows),
+                        pending_audio.empty() ? torch::Tensor() : torch::cat(pending_audio), pending_failures);
       pending.clear();
       pending_rows.clear();
+      pending_audio.clear();
       pending_failures.clear();
       last_flush = std::chrono::steady_clock::now();
     };
     int64_t finished = 0;
-    for (std::vector<DecodedVideo> batch = queue.pop_up_to(videos_per_batch); !batch.empty();
+    for (std::vector<QueuedVideo> batch = queue.pop_up_to(videos_per_batch); !batch.empty();
          batch = queue.pop_up_to(videos_per_batch)) {
-      std::vector<torch::Tensor> frames;
       std::vector<const DecodedVideo*> decoded;
-      for (const DecodedVideo& item : batch) {
+      std::vector<int64_t> decoded_positions;
+      for (const QueuedVideo& item : batch) {
         const VideoEntry& entry = videos[todo[item.position]];
-        if (!item.error.empty()) {
-          pending_failures.push_back({todo[item.position], entry.id, entry.label, entry.path.string(), item.error});
-          print("skipped: " + item.error);
+        if (!item.video.error.empty()) {
+          pending_failures.push_back({todo[item.position], entry.id, entry.label, entry.path.string(), item.video.error});
+          print("skipped: " + item.video.error);
           ++summary.failed;
           continue;
         }
-        frames.push_back(item.frames);
-        decoded.push_back(&item);
+        decoded.push_back(&item.video);
+        decoded_positions.push_back(item.position);
       }
       if (!decoded.empty()) {
-        const torch::Tensor per_frame = clip.embed_images(torch::cat(frames));  // [n * F, E], unit rows
-        // The mean of a video's unit frame embeddings, re-normalised (one frame: unchanged).
-        torch::Tensor per_video = per_frame.view({static_cast<int64_t>(decoded.size()), o.frames, -1}).mean(1);
-        per_video = per_video / per_video.norm(2, -1, true);
-        pending_rows.push_back(per_video);
-        for (const DecodedVideo* item : decoded) {
-          const VideoEntry& entry = videos[todo[item->position]];
-          pending.push_back({todo[item->position], entry.id, entry.label, entry.path.string(), item->has_audio});
+        const VideoFeatures features = encode_videos(decoded, encoders);
+        pending_rows.push_back(features.visual);
+        if (features.audio.defined()) pending_audio.push_back(features.audio);
+        for (size_t i = 0; i < decoded.size(); ++i) {
+          const VideoEntry& entry = videos[todo[decoded_positions[i]]];
+          pending.push_back({todo[decoded_positions[i]], entry.id, entry.label, entry.path.string(), decoded[i]->has_audio,
+                             decoded[i]->silent_audio});
           ++summary.extracted;
         }
       }
@@ -218,8 +209,13 @@ ExtractSummary run_extraction(const ExtractOptions& o, const std::function<void(
   std::optional<SplitPlan> plan;
   if (!sharded) plan = o.splits.empty() ? automatic_split_plan(class_names) : read_split_plan(o.splits, class_names);
   const PromptTemplates templates = resolve_prompt_templates(o.templates, "clip");
+  const bool with_audio = !o.clap_dir.empty();
+  const PromptTemplates audio_templates = with_audio ? audio_prompt_templates(o) : PromptTemplates{};
 
   ClipEncoder clip(o.clip_dir, o.device);
+  std::optional<ClapEncoder> clap;
+  if (with_audio) clap.emplace(o.clap_dir, o.device);
+  const VideoEncoders encoders{&clip, clap ? &*clap : nullptr, o.frames, o.pixels};
   ExtractSummary summary;
   summary.listed = static_cast<int64_t>(videos.size());
   summary.store = store_path_for(o);
@@ -230,13 +226,18 @@ ExtractSummary run_extraction(const ExtractOptions& o, const std::function<void(
   summary.in_shard = static_cast<int64_t>(in_shard.size());
 
   if (o.restart && fs::exists(summary.store / "store.json")) fs::remove_all(summary.store);
-  FeatureStore store = FeatureStore::open_for_job(summary.store, job_description(o, videos, classes, clip, templates), o.shard,
+  FeatureStore store = FeatureStore::open_for_job(summary.store, job_description(o, videos, classes, clip, templates, encoders.clap, audio_templates), o.shard,
                                                   summary.in_shard);
   if (!store.has_class_text()) {
     std::vector<std::string> shown;
     for (const ClassInfo& c : classes) shown.push_back(c.display_name);
-    store.write_class_text(ensemble_class_embeddings(
-        shown, templates, [&](const std::vector<std::string>& texts) { return clip.encode_texts(texts); }));
+    const torch::Tensor clip_text = ensemble_class_embeddings(
+        shown, templates, [&](const std::vector<std::string>& texts) { return clip.encode_texts(texts); });
+    const torch::Tensor clap_text =
+        clap ? ensemble_class_embeddings(shown, audio_templates,
+                                         [&](const std::vector<std::string>& texts) { return clap->encode_texts(texts); })
+             : torch::Tensor();
+    store.write_class_text(clip_text, clap_text);
   }
   const std::set<std::string> done = store.done_ids();
   std::vector<int64_t> todo;
@@ -248,7 +249,7 @@ ExtractSummary run_extraction(const ExtractOptions& o, const std::function<void(
                     sharded ? " in shard " + o.shard.text() + " of " + std::to_string(summary.listed) : "", todo.size(),
                     summary.done_before ? fmt::format(" ({} done before, resuming {})", summary.done_before, summary.store.string())
                                         : ""));
-  if (!todo.empty()) extract_videos(o, videos, todo, clip, store, summary, print);
+  if (!todo.empty()) extract_videos(o, videos, todo, encoders, store, summary, print);
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   if (!sharded) {

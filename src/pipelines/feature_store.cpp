@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <map>
 #include <stdexcept>
+#include <tuple>
 
 #include "avgzsl/io/atomic_file.h"
 #include "avgzsl/io/safetensors.h"
@@ -42,7 +43,9 @@ std::string differing_keys(const json& a, const json& b) {
 }
 
 json to_json(const ExtractedVideo& v) {
-  return {{"index", v.index}, {"id", v.id}, {"label", v.label}, {"path", v.path}, {"has_audio", v.has_audio}};
+  return {{"index", v.index}, {"id", v.id},
+          {"label", v.label}, {"path", v.path},
+          {"has_audio", v.has_audio}, {"silent_audio", v.silent_audio}};
 }
 json to_json(const FailedVideo& f) {
   return {{"index", f.index}, {"id", f.id}, {"label", f.label}, {"path", f.path}, {"reason", f.reason}};
@@ -116,6 +119,7 @@ namespace {
 struct ChunkContents {
   std::vector<ExtractedVideo> videos;
   torch::Tensor visual;
+  torch::Tensor audio;
   std::vector<FailedVideo> failures;
 };
 
@@ -126,7 +130,8 @@ ChunkContents read_chunk(const fs::path& file, bool with_features = true) {
   try {
     for (const json& v : json::parse(chunk.metadata().at("videos"))) {
       out.videos.push_back({v.at("index").get<int64_t>(), v.at("id").get<std::string>(), v.at("label").get<std::string>(),
-                            v.at("path").get<std::string>(), v.at("has_audio").get<bool>()});
+                            v.at("path").get<std::string>(), v.at("has_audio").get<bool>(),
+                            v.value("silent_audio", false)});
     }
     for (const json& f : json::parse(chunk.metadata().at("failures"))) {
       out.failures.push_back({f.at("index").get<int64_t>(), f.at("id").get<std::string>(), f.at("label").get<std::string>(),
@@ -136,11 +141,16 @@ ChunkContents read_chunk(const fs::path& file, bool with_features = true) {
     fail(file, std::string("malformed chunk metadata (") + e.what() + "); delete the file to extract its videos again");
   }
   if (with_features && !out.videos.empty()) {
-    out.visual = chunk.tensor("visual", torch::kFloat32);
-    if (out.visual.dim() != 2 || out.visual.size(0) != static_cast<int64_t>(out.videos.size())) {
-      fail(file, "'visual' has shape " + std::to_string(out.visual.size(0)) + " rows for " +
-                     std::to_string(out.videos.size()) + " videos");
-    }
+    auto rows_checked = [&](const char* name) {
+      torch::Tensor t = chunk.tensor(name, torch::kFloat32);
+      if (t.dim() != 2 || t.size(0) != static_cast<int64_t>(out.videos.size())) {
+        fail(file, std::string("'") + name + "' has " + std::to_string(t.dim() ? t.size(0) : 0) + " rows for " +
+                       std::to_string(out.videos.size()) + " videos");
+      }
+      return t;
+    };
+    out.visual = rows_checked("visual");
+    if (chunk.contains("audio")) out.audio = rows_checked("audio");
   }
   return out;
 }
@@ -158,7 +168,7 @@ std::set<std::string> FeatureStore::done_ids() const {
 }
 
 void FeatureStore::write_chunk(const std::vector<ExtractedVideo>& videos, const torch::Tensor& visual,
-                               const std::vector<FailedVideo>& failures) {
+                               const torch::Tensor& audio, const std::vector<FailedVideo>& failures) {
   if (videos.empty() && failures.empty()) return;
   if (next_chunk_ == 0) {  // the first chunk of this run: continue after the last one on disk
     const std::vector<fs::path> existing = chunk_files();
@@ -174,13 +184,18 @@ void FeatureStore::write_chunk(const std::vector<ExtractedVideo>& videos, const 
     TORCH_CHECK(visual.dim() == 2 && visual.size(0) == static_cast<int64_t>(videos.size()), "chunk: ", videos.size(),
                 " videos but visual features ", visual.sizes());
     tensors.emplace_back("visual", visual.to(torch::kCPU, torch::kFloat32).contiguous());
+    if (audio.defined()) {
+      TORCH_CHECK(audio.dim() == 2 && audio.size(0) == static_cast<int64_t>(videos.size()), "chunk: ", videos.size(),
+                  " videos but audio features ", audio.sizes());
+      tensors.emplace_back("audio", audio.to(torch::kCPU, torch::kFloat32).contiguous());
+    }
   }
   io::save_safetensors(dir_ / "chunks" / name, tensors, {{"videos", video_rows.dump()}, {"failures", failure_rows.dump()}});
 }
 
 StoreContents FeatureStore::read_all() const {
   StoreContents out;
-  std::vector<torch::Tensor> rows;
+  std::vector<torch::Tensor> rows, audio_rows;
   std::vector<std::pair<int64_t, int64_t>> order;  // (index, row)
   for (const fs::path& file : chunk_files()) {
     ChunkContents chunk = read_chunk(file);
@@ -189,7 +204,11 @@ StoreContents FeatureStore::read_all() const {
       out.videos.push_back(std::move(chunk.videos[i]));
     }
     if (chunk.visual.defined()) rows.push_back(chunk.visual);
+    if (chunk.audio.defined()) audio_rows.push_back(chunk.audio);
     for (auto& f : chunk.failures) out.failures.push_back(std::move(f));
+  }
+  if (!audio_rows.empty() && audio_rows.size() != rows.size()) {
+    fail(dir_, "some chunks hold audio features and some do not; extract again with --restart");
   }
   std::sort(order.begin(), order.end());
   std::vector<ExtractedVideo> sorted;
@@ -199,19 +218,25 @@ StoreContents FeatureStore::read_all() const {
     permutation.push_back(row);
   }
   out.videos = std::move(sorted);
-  if (!rows.empty()) out.visual = torch::cat(rows).index_select(0, torch::tensor(permutation, torch::kInt64));
+  const torch::Tensor permutation_tensor = torch::tensor(permutation, torch::kInt64);
+  if (!rows.empty()) out.visual = torch::cat(rows).index_select(0, permutation_tensor);
+  if (!audio_rows.empty()) out.audio = torch::cat(audio_rows).index_select(0, permutation_tensor);
   std::sort(out.failures.begin(), out.failures.end(), [](const auto& a, const auto& b) { return a.index < b.index; });
   return out;
 }
 
 bool FeatureStore::has_class_text() const { return fs::exists(dir_ / "class_text.safetensors"); }
 
-void FeatureStore::write_class_text(const torch::Tensor& clip_text) const {
-  io::save_safetensors(dir_ / "class_text.safetensors", {{"clip", clip_text.to(torch::kCPU).contiguous()}});
+void FeatureStore::write_class_text(const torch::Tensor& clip_text, const torch::Tensor& clap_text) const {
+  io::NamedTensors tensors{{"clip", clip_text.to(torch::kCPU).contiguous()}};
+  if (clap_text.defined()) tensors.emplace_back("clap", clap_text.to(torch::kCPU).contiguous());
+  io::save_safetensors(dir_ / "class_text.safetensors", tensors);
 }
 
-torch::Tensor FeatureStore::read_class_text() const {
-  return io::SafetensorsFile(dir_ / "class_text.safetensors").tensor("clip", torch::kFloat32);
+std::pair<torch::Tensor, torch::Tensor> FeatureStore::read_class_text() const {
+  const io::SafetensorsFile file(dir_ / "class_text.safetensors");
+  return {file.tensor("clip", torch::kFloat32),
+          file.contains("clap") ? file.tensor("clap", torch::kFloat32) : torch::Tensor()};
 }
 
 AssemblyReport assemble_dataset(const std::vector<FeatureStore>& stores, const SplitPlan& plan, const fs::path& out,
@@ -241,8 +266,7 @@ AssemblyReport assemble_dataset(const std::vector<FeatureStore>& stores, const S
   // Everything of every shard, in the order of the job's list.
   std::vector<ExtractedVideo> videos;
   std::vector<FailedVideo> failures;
-  std::vector<torch::Tensor> visual_parts;
-  std::vector<int64_t> part_index;
+  std::vector<torch::Tensor> visual_parts, audio_parts;
   for (const auto& [k, store] : by_shard) {
     StoreContents contents = store->read_all();
     const int64_t done = static_cast<int64_t>(contents.videos.size() + contents.failures.size());
@@ -253,9 +277,14 @@ AssemblyReport assemble_dataset(const std::vector<FeatureStore>& stores, const S
     videos.insert(videos.end(), contents.videos.begin(), contents.videos.end());
     failures.insert(failures.end(), contents.failures.begin(), contents.failures.end());
     if (contents.visual.defined()) visual_parts.push_back(contents.visual);
+    if (contents.audio.defined()) audio_parts.push_back(contents.audio);
   }
   if (videos.empty()) fail(first.dir(), "no video could be decoded; see the failures in the chunks");
-  torch::Tensor visual = torch::cat(visual_parts);
+  const torch::Tensor visual = torch::cat(visual_parts);
+  const torch::Tensor audio = audio_parts.empty() ? torch::Tensor() : torch::cat(audio_parts);
+  if (audio.defined() && audio.size(0) != visual.size(0)) {
+    fail(first.dir(), "some chunks hold audio features and some do not; extract again with --restart");
+  }
   std::vector<int64_t> order(videos.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
   std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return videos[a].index < videos[b].index; });
@@ -266,8 +295,15 @@ AssemblyReport assemble_dataset(const std::vector<FeatureStore>& stores, const S
   dataset.description = "extracted by avgzsl extract from " + first.job().value("videos", std::string("?"));
   dataset.classes = first.classes();
   dataset.visual_dim = visual.size(1);
-  dataset.clip_text = first.read_class_text();
+  std::tie(dataset.clip_text, dataset.clap_text) = first.read_class_text();
   dataset.clip_dim = dataset.clip_text.size(1);
+  if (audio.defined()) {
+    if (!dataset.clap_text.defined()) fail(first.dir(), "has audio features but no CLAP class text");
+    dataset.audio_dim = audio.size(1);
+    dataset.clap_dim = dataset.clap_text.size(1);
+  } else {
+    dataset.clap_text = torch::Tensor();  // a visual-only dataset
+  }
   std::map<std::string, int64_t> class_ids;
   for (size_t c = 0; c < dataset.classes.size(); ++c) class_ids[dataset.classes[c].name] = static_cast<int64_t>(c);
   for (const auto& [split, names] : plan.class_splits) {
@@ -280,7 +316,7 @@ AssemblyReport assemble_dataset(const std::vector<FeatureStore>& stores, const S
   report.failed = static_cast<int64_t>(failures.size());
   std::map<std::string, std::vector<int64_t>> rows_of_split;
   std::map<std::string, std::vector<int64_t>> labels_of_split;
-  json left_out = json::array(), without_audio = json::array();
+  json left_out = json::array(), without_audio = json::array(), silent_audio = json::array();
   std::vector<std::pair<std::string, std::string>> ids_and_labels;
   for (const ExtractedVideo& v : videos) ids_and_labels.emplace_back(v.id, v.label);
   const std::map<std::string, std::string> assignment = plan.assign(ids_and_labels);
@@ -289,6 +325,10 @@ AssemblyReport assemble_dataset(const std::vector<FeatureStore>& stores, const S
     if (!v.has_audio) {
       ++report.without_audio;
       without_audio.push_back(v.id);
+    }
+    if (v.silent_audio) {
+      ++report.silent_audio;
+      silent_audio.push_back(v.id);
     }
     const auto split = assignment.find(v.id);
     if (split == assignment.end()) {
@@ -305,7 +345,9 @@ AssemblyReport assemble_dataset(const std::vector<FeatureStore>& stores, const S
     const auto& rows = rows_of_split[split];
     report.per_split[split] = static_cast<int64_t>(rows.size());
     report.videos += static_cast<int64_t>(rows.size());
-    s.visual = rows.empty() ? torch::empty({0, visual.size(1)}) : visual.index_select(0, torch::tensor(rows, torch::kInt64));
+    const torch::Tensor row_index = torch::tensor(rows, torch::kInt64);
+    s.visual = rows.empty() ? torch::empty({0, visual.size(1)}) : visual.index_select(0, row_index);
+    if (audio.defined()) s.audio = rows.empty() ? torch::empty({0, audio.size(1)}) : audio.index_select(0, row_index);
     s.labels = torch::tensor(labels_of_split[split], torch::kInt64);
   }
   validate_dataset(dataset, out.string());
@@ -318,6 +360,7 @@ AssemblyReport assemble_dataset(const std::vector<FeatureStore>& stores, const S
                             {"split_plan", plan.source},
                             {"failed", failure_rows},
                             {"without_audio", without_audio},
+                            {"silent_audio", silent_audio},
                             {"left_out_by_split_plan", left_out}};
   io::write_file_atomically(out / "extract_report.json", report_json.dump(2) + "\n");
   return report;

@@ -1,5 +1,6 @@
 #include "avgzsl/pipelines/protocol.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
 
@@ -73,7 +74,10 @@ std::string format_result_table(const std::vector<ResultRow>& rows) {
       beta.push_back(r.validation.beta);
       epoch.push_back(r.best_epoch);
     }
-    cells.push_back({cell(s, 2), cell(u, 2), cell(hm, 2), cell(zsl, 2), cell(beta, 2), cell(epoch, row.runs.size() > 1 ? 1 : 0)});
+    // A run without training (the training-free baseline) has no epoch.
+    const bool trained = std::all_of(epoch.begin(), epoch.end(), [](double e) { return e >= 0; });
+    cells.push_back({cell(s, 2), cell(u, 2), cell(hm, 2), cell(zsl, 2), cell(beta, 2),
+                     trained ? cell(epoch, row.runs.size() > 1 ? 1 : 0) : "-"});
     label_width = std::max(label_width, display_width(row.label));
   }
   std::vector<size_t> widths(header.size());

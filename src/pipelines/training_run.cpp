@@ -140,6 +140,15 @@ TrainRunResult train_run(TrainConfig config, const fs::path& run_dir, const Line
   config.apply_paper_defaults(dataset.name);
   config.validate();
   const ProtocolSets sets = build_protocol_sets(dataset, config.modality, config.label_source());
+  // W_enc's BatchNorm normalises the class texts of a training split over its classes; with one
+  // class there is nothing to normalise over (and nothing to choose between).
+  for (const auto& [split, set] : {std::pair<const char*, const TrainingSet*>{"stage_1_train", &sets.stage1_train},
+                                   {"stage_2_train", &sets.stage2_train}}) {
+    if (set->classes.size() < 2) {
+      throw std::runtime_error(config.data + ": " + split + " has " + std::to_string(set->classes.size()) +
+                               " class; training needs at least 2");
+    }
+  }
 
   std::optional<io::StagedDirectory> staged;
   fs::path dir = run_dir;

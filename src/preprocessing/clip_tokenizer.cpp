@@ -10,16 +10,14 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
 #include <iterator>
-#include <limits>
-#include <mutex>
-#include <nlohmann/json.hpp>
-#include <shared_mutex>
-#include <sstream>
 #include <stdexcept>
 #include <unordered_map>
 #include <utility>
+#include <optional>
+
+#include "byte_level_bpe.h"
+#include "tokenizer_common.h"
 
 namespace avgzsl::preprocessing {
 
@@ -28,78 +26,21 @@ namespace avgzsl::preprocessing {
 namespace clip_text {
 
 // ----------------------------------------------------------------------------------------------
-// UTF-8 <-> code points. Python hands the tokenizer a str, so only valid UTF-8 has a meaning.
+// UTF-8 <-> code points (tokenizer_common.h), naming this tokenizer in the error.
 
-[[noreturn]] void throw_invalid_utf8() {
-  throw std::invalid_argument("CLIP tokenizer: text is not valid UTF-8");
-}
+constexpr const char* kWho = "CLIP tokenizer";
 
-// Calls sink(code point) for each character; throws std::invalid_argument on invalid UTF-8.
 template <class Sink>
 void decode_utf8_into(std::string_view text, Sink&& sink) {
-  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  const auto* end = p + text.size();
-  while (p < end) {
-    const unsigned char lead = *p++;
-    if (lead < 0x80) {
-      sink(static_cast<char32_t>(lead));
-      continue;
-    }
-    int extra = 0;
-    char32_t cp = 0;
-    char32_t min = 0;
-    if ((lead & 0xE0) == 0xC0) {
-      extra = 1, cp = lead & 0x1F, min = 0x80;
-    } else if ((lead & 0xF0) == 0xE0) {
-      extra = 2, cp = lead & 0x0F, min = 0x800;
-    } else if ((lead & 0xF8) == 0xF0) {
-      extra = 3, cp = lead & 0x07, min = 0x10000;
-    } else {
-      throw_invalid_utf8();
-    }
-    if (end - p < extra) throw_invalid_utf8();
-    for (int i = 0; i < extra; ++i) {
-      if ((p[i] & 0xC0) != 0x80) throw_invalid_utf8();
-      cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    p += extra;
-    // Overlong forms, UTF-16 surrogates and values past U+10FFFF are not Unicode text.
-    if (cp < min || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) throw_invalid_utf8();
-    sink(cp);
-  }
+  tokenizer_common::decode_utf8_into(text, kWho, std::forward<Sink>(sink));
 }
 
 std::u32string decode_utf8(std::string_view text) {
-  std::u32string out;
-  out.reserve(text.size());
-  decode_utf8_into(text, [&out](char32_t cp) { out.push_back(cp); });
-  return out;
+  return tokenizer_common::decode_utf8(text, kWho);
 }
 
-void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
-std::string encode_utf8(std::u32string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char32_t cp : text) append_utf8(out, cp);
-  return out;
-}
+using tokenizer_common::append_utf8;
+using tokenizer_common::encode_utf8;
 
 // ----------------------------------------------------------------------------------------------
 // html.unescape, following CPython 3.11's Lib/html/__init__.py line by line.
@@ -238,13 +179,7 @@ std::u32string unescape(const std::u32string& s) {
 // ----------------------------------------------------------------------------------------------
 // Whitespace and case, as Python's str.
 
-// Py_UNICODE_ISSPACE: what `re`'s \s and str.strip() treat as whitespace (note U+001C..U+001F,
-// which Unicode's White_Space property leaves out).
-bool is_python_space(char32_t c) {
-  return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 ||
-         c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
-         c == 0x205F || c == 0x3000;
-}
+using tokenizer_common::is_python_space;
 
 std::u32string collapse_whitespace(const std::u32string& s) {
   std::u32string out;
@@ -320,48 +255,13 @@ std::string to_lower_utf8(const std::u32string& s) {
 // ----------------------------------------------------------------------------------------------
 // Vocabulary files.
 
-// OpenAI's bytes_to_unicode(): printable Latin-1 bytes stand for themselves, the others (controls,
-// space, soft hyphen...) for U+0100 onwards, so every byte has a visible, non-space symbol.
-// Returned in OpenAI's order, which is also the order of the first 256 vocabulary ids.
-std::vector<std::pair<unsigned char, std::string>> byte_symbols() {
-  std::vector<std::pair<unsigned char, char32_t>> table;
-  auto printable = [](int b) {
-    return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-  };
-  for (int b = 0; b < 256; ++b) {
-    if (printable(b)) table.emplace_back(static_cast<unsigned char>(b), static_cast<char32_t>(b));
-  }
-  char32_t next = 256;
-  for (int b = 0; b < 256; ++b) {
-    if (!printable(b)) table.emplace_back(static_cast<unsigned char>(b), next++);
-  }
-  std::vector<std::pair<unsigned char, std::string>> out;
-  for (const auto& [byte, cp] : table) {
-    std::string symbol;
-    append_utf8(symbol, cp);
-    out.emplace_back(byte, std::move(symbol));
-  }
-  return out;
-}
-
 const std::string kEndOfWord = "</w>";
 const std::string kStartOfText = "<|startoftext|>";
 const std::string kEndOfText = "<|endoftext|>";
 // Both reference implementations use lines [1, 49152 - 256 - 2 + 1) of the merges file.
 constexpr std::size_t kMergeLinesEnd = 49152 - 256 - 2 + 1;
 
-[[noreturn]] void fail(const std::filesystem::path& path, const std::string& problem) {
-  throw std::runtime_error(path.string() + ": " + problem);
-}
-
-std::string read_text_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, std::string("cannot open (") + std::strerror(errno) + ")");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) fail(path, "read error");
-  return buffer.str();
-}
+using tokenizer_common::fail;
 
 std::string read_gzip_file(const std::filesystem::path& path) {
   gzFile file = gzopen(path.c_str(), "rb");
@@ -394,61 +294,10 @@ std::string read_gzip_file(const std::filesystem::path& path) {
   return out;
 }
 
-std::vector<std::string_view> split_ascii_whitespace(std::string_view line) {
-  std::vector<std::string_view> parts;
-  std::size_t i = 0;
-  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; };
-  while (i < line.size()) {
-    while (i < line.size() && space(line[i])) ++i;
-    const std::size_t start = i;
-    while (i < line.size() && !space(line[i])) ++i;
-    if (i > start) parts.push_back(line.substr(start, i - start));
-  }
-  return parts;
-}
-
-struct MergeLine {
-  std::string left;
-  std::string right;
-  std::size_t line_number;  // 1-based, for error messages
-};
-
 // Lines [1, kMergeLinesEnd) of a merges file, as OpenAI's and Hugging Face's readers slice it.
-std::vector<MergeLine> parse_merges(const std::filesystem::path& path, std::string_view text) {
-  std::vector<std::string_view> lines;
-  std::size_t pos = 0;
-  while (pos <= text.size() && lines.size() < kMergeLinesEnd) {
-    const std::size_t eol = std::min(text.find('\n', pos), text.size());
-    lines.push_back(text.substr(pos, eol - pos));
-    pos = eol + 1;
-  }
-  // Both readers skip the first line blindly; checking it is the header catches a headerless or
-  // unrelated file instead of silently dropping its first merge.
-  if (lines.empty() || lines[0].find("#version") == std::string_view::npos) {
-    fail(path, "line 1 is not a '#version' header");
-  }
-  // Hugging Face strips the file first, so trailing blank lines are not merges.
-  while (lines.size() > 1 && split_ascii_whitespace(lines.back()).empty()) lines.pop_back();
-  std::vector<MergeLine> merges;
-  merges.reserve(lines.size());
-  for (std::size_t i = 1; i < lines.size(); ++i) {
-    const auto parts = split_ascii_whitespace(lines[i]);
-    if (parts.size() != 2) {
-      fail(path, "line " + std::to_string(i + 1) + ": expected two symbols separated by a space");
-    }
-    merges.push_back({std::string(parts[0]), std::string(parts[1]), i + 1});
-  }
-  return merges;
-}
-
-// One BPE merge: the pair's rank (lower merges first) and the id of the merged symbol.
-struct Merge {
-  int rank;
-  std::int64_t merged;
-};
-
-std::uint64_t pair_key(std::int64_t left, std::int64_t right) {
-  return (static_cast<std::uint64_t>(left) << 32) | static_cast<std::uint64_t>(right);
+std::vector<byte_level_bpe::MergeLine> parse_merges(const std::filesystem::path& path,
+                                                    std::string_view text) {
+  return byte_level_bpe::parse_merges(path, text, kMergeLinesEnd);
 }
 
 // OpenAI's pre-tokenisation regex (Python `regex` module, IGNORECASE), in RE2 syntax:
@@ -487,120 +336,44 @@ std::string clip_clean_text(std::string_view utf8) {
 }
 
 struct ClipTokenizer::State {
-  std::array<std::int64_t, 256> byte_id{};      // symbol of a byte inside a word
-  std::array<std::int64_t, 256> byte_end_id{};  // symbol of a word's last byte, with "</w>"
-  std::unordered_map<std::uint64_t, clip_text::Merge> merges;
   std::int64_t start_of_text = 0;
   std::int64_t end_of_text = 0;
   std::int64_t vocab_size = 0;
   re2::RE2 word_pattern{clip_text::kWordPattern, clip_text::word_pattern_options()};
-
-  // Words recur constantly (prompt templates, class names), so their BPE is memoised as
-  // OpenAI's tokenizer does; bounded so that a long-lived process can't grow it without end.
-  static constexpr std::size_t kCacheCapacity = 1 << 17;
-  mutable std::shared_mutex cache_mutex;
-  mutable std::unordered_map<std::string, std::vector<std::int64_t>> cache;
+  std::optional<byte_level_bpe::Encoder> bpe;  // optional: built after the checks below
 
   // `encoder`: token -> id; `merges`: in rank order. Paths only name the files in errors.
-  State(const std::unordered_map<std::string, std::int64_t>& encoder,
-        const std::vector<clip_text::MergeLine>& merge_lines,
+  State(const byte_level_bpe::Vocabulary& encoder,
+        const std::vector<byte_level_bpe::MergeLine>& merge_lines,
         const std::filesystem::path& vocab_path, const std::filesystem::path& merges_path) {
     if (!word_pattern.ok()) throw std::logic_error("CLIP word pattern: " + word_pattern.error());
-    auto id_of = [&](const std::string& token) -> const std::int64_t* {
-      const auto it = encoder.find(token);
-      return it == encoder.end() ? nullptr : &it->second;
-    };
-    for (const auto& [byte, symbol] : clip_text::byte_symbols()) {
-      const std::int64_t* id = id_of(symbol);
-      const std::int64_t* end_id = id_of(symbol + clip_text::kEndOfWord);
-      if (id == nullptr || end_id == nullptr) {
+    auto has = [&](const std::string& token) { return encoder.count(token) != 0; };
+    // CLIP's vocabulary has a token for every symbol BPE can make (OpenAI's tokenizer has no
+    // unknown token), so a missing one is a corrupt file, reported as such.
+    for (const auto& [byte, symbol] : byte_level_bpe::byte_symbols()) {
+      if (!has(symbol) || !has(symbol + clip_text::kEndOfWord)) {
         clip_text::fail(vocab_path, "no token for byte " + std::to_string(byte) + " ('" + symbol +
                                         "' or '" + symbol + clip_text::kEndOfWord + "')");
       }
-      byte_id[byte] = *id;
-      byte_end_id[byte] = *end_id;
     }
     for (const std::string* special : {&clip_text::kStartOfText, &clip_text::kEndOfText}) {
-      if (id_of(*special) == nullptr) clip_text::fail(vocab_path, "no token " + *special);
+      if (!has(*special)) clip_text::fail(vocab_path, "no token " + *special);
     }
-    start_of_text = *id_of(clip_text::kStartOfText);
-    end_of_text = *id_of(clip_text::kEndOfText);
-    for (const auto& [token, id] : encoder) vocab_size = std::max(vocab_size, id + 1);
-
-    merges.reserve(merge_lines.size());
-    for (std::size_t rank = 0; rank < merge_lines.size(); ++rank) {
-      const clip_text::MergeLine& m = merge_lines[rank];
-      const std::int64_t* left = id_of(m.left);
-      const std::int64_t* right = id_of(m.right);
-      const std::int64_t* merged = id_of(m.left + m.right);
-      if (left == nullptr || right == nullptr || merged == nullptr) {
-        const std::string missing = left == nullptr    ? m.left
-                                    : right == nullptr ? m.right
-                                                       : m.left + m.right;
-        clip_text::fail(merges_path, "line " + std::to_string(m.line_number) + ": token '" +
-                                         missing + "' is not in the vocabulary");
+    start_of_text = encoder.at(clip_text::kStartOfText);
+    end_of_text = encoder.at(clip_text::kEndOfText);
+    vocab_size = byte_level_bpe::vocab_size(encoder);
+    for (const byte_level_bpe::MergeLine& m : merge_lines) {
+      for (const std::string& token : {m.left, m.right, m.left + m.right}) {
+        if (!has(token)) {
+          clip_text::fail(merges_path, "line " + std::to_string(m.line_number) + ": token '" +
+                                           token + "' is not in the vocabulary");
+        }
       }
-      // A repeated pair keeps its last rank, as Python's dict(zip(merges, range(...))).
-      merges[clip_text::pair_key(*left, *right)] = {static_cast<int>(rank), *merged};
     }
+    bpe.emplace(encoder, merge_lines, clip_text::kEndOfWord, /*unknown_id=*/-1);
     // OpenAI seeds its cache with the special tokens: written in a text, they are not split.
-    cache[clip_text::kStartOfText] = {start_of_text};
-    cache[clip_text::kEndOfText] = {end_of_text};
-  }
-
-  // OpenAI's bpe(): repeatedly merge every occurrence (left to right) of the adjacent pair with
-  // the lowest rank. Symbols are vocabulary ids: every symbol BPE can produce is a token, which
-  // the constructor checked.
-  std::vector<std::int64_t> bpe(std::string_view word) const {
-    std::vector<std::int64_t> symbols;
-    symbols.reserve(word.size());
-    for (std::size_t i = 0; i < word.size(); ++i) {
-      const auto byte = static_cast<unsigned char>(word[i]);
-      symbols.push_back(i + 1 == word.size() ? byte_end_id[byte] : byte_id[byte]);
-    }
-    std::vector<std::int64_t> merged;
-    merged.reserve(symbols.size());
-    while (symbols.size() > 1) {
-      const clip_text::Merge* best = nullptr;
-      std::uint64_t best_key = 0;
-      for (std::size_t i = 0; i + 1 < symbols.size(); ++i) {
-        const std::uint64_t key = clip_text::pair_key(symbols[i], symbols[i + 1]);
-        const auto it = merges.find(key);
-        if (it != merges.end() && (best == nullptr || it->second.rank < best->rank)) {
-          best = &it->second;
-          best_key = key;
-        }
-      }
-      if (best == nullptr) break;
-      merged.clear();
-      for (std::size_t i = 0; i < symbols.size();) {
-        if (i + 1 < symbols.size() && clip_text::pair_key(symbols[i], symbols[i + 1]) == best_key) {
-          merged.push_back(best->merged);
-          i += 2;
-        } else {
-          merged.push_back(symbols[i]);
-          i += 1;
-        }
-      }
-      symbols.swap(merged);
-    }
-    return symbols;
-  }
-
-  void append_word(std::string_view word, std::vector<std::int64_t>& ids) const {
-    const std::string key(word);
-    {
-      std::shared_lock lock(cache_mutex);
-      const auto it = cache.find(key);
-      if (it != cache.end()) {
-        ids.insert(ids.end(), it->second.begin(), it->second.end());
-        return;
-      }
-    }
-    std::vector<std::int64_t> word_ids = bpe(word);
-    ids.insert(ids.end(), word_ids.begin(), word_ids.end());
-    std::unique_lock lock(cache_mutex);
-    if (cache.size() < kCacheCapacity) cache.emplace(key, std::move(word_ids));
+    bpe->pin_word(clip_text::kStartOfText, {start_of_text});
+    bpe->pin_word(clip_text::kEndOfText, {end_of_text});
   }
 };
 
@@ -609,31 +382,8 @@ ClipTokenizer::ClipTokenizer(std::shared_ptr<State> state) : state_(std::move(st
 ClipTokenizer ClipTokenizer::from_hugging_face(const std::filesystem::path& directory) {
   const std::filesystem::path vocab_path = directory / "vocab.json";
   const std::filesystem::path merges_path = directory / "merges.txt";
-  nlohmann::json vocab;
-  try {
-    vocab = nlohmann::json::parse(clip_text::read_text_file(vocab_path));
-  } catch (const nlohmann::json::exception& e) {
-    clip_text::fail(vocab_path, std::string("invalid JSON: ") + e.what());
-  }
-  if (!vocab.is_object()) clip_text::fail(vocab_path, "expected a JSON object token -> id");
-  std::unordered_map<std::string, std::int64_t> encoder;
-  std::unordered_map<std::int64_t, std::string> tokens_by_id;
-  encoder.reserve(vocab.size());
-  for (const auto& [token, id] : vocab.items()) {
-    if (!id.is_number_integer() || id.get<std::int64_t>() < 0 ||
-        id.get<std::int64_t>() > std::numeric_limits<std::int32_t>::max()) {
-      clip_text::fail(vocab_path, "token '" + token + "': id is not an integer in [0, 2^31)");
-    }
-    const auto value = id.get<std::int64_t>();
-    // BPE works on ids, which needs one token per id.
-    const auto [it, inserted] = tokens_by_id.emplace(value, token);
-    if (!inserted) {
-      clip_text::fail(vocab_path, "tokens '" + it->second + "' and '" + token + "' share id " +
-                                      std::to_string(value));
-    }
-    encoder.emplace(token, value);
-  }
-  const std::string merges_text = clip_text::read_text_file(merges_path);
+  const byte_level_bpe::Vocabulary encoder = byte_level_bpe::read_vocab_json(vocab_path);
+  const std::string merges_text = tokenizer_common::read_text_file(merges_path);
   const auto merges = clip_text::parse_merges(merges_path, merges_text);
   return ClipTokenizer(std::make_shared<State>(encoder, merges, vocab_path, merges_path));
 }
@@ -650,13 +400,13 @@ ClipTokenizer ClipTokenizer::from_openai_vocabulary(const std::filesystem::path&
   // special tokens; ids in that order (a repeated token keeps its last position, as dict(zip)).
   std::vector<std::string> vocab;
   vocab.reserve(512 + merges.size() + 2);
-  const auto symbols = clip_text::byte_symbols();
+  const auto symbols = byte_level_bpe::byte_symbols();
   for (const auto& [byte, symbol] : symbols) vocab.push_back(symbol);
   for (const auto& [byte, symbol] : symbols) vocab.push_back(symbol + clip_text::kEndOfWord);
   for (const auto& m : merges) vocab.push_back(m.left + m.right);
   vocab.push_back(clip_text::kStartOfText);
   vocab.push_back(clip_text::kEndOfText);
-  std::unordered_map<std::string, std::int64_t> encoder;
+  byte_level_bpe::Vocabulary encoder;
   encoder.reserve(vocab.size());
   for (std::size_t id = 0; id < vocab.size(); ++id) {
     encoder[vocab[id]] = static_cast<std::int64_t>(id);
@@ -670,7 +420,7 @@ std::vector<std::int64_t> ClipTokenizer::encode(const std::string& text) const {
   re2::StringPiece input(cleaned);
   re2::StringPiece word;
   while (re2::RE2::FindAndConsume(&input, state_->word_pattern, &word)) {
-    state_->append_word(std::string_view(word.data(), word.size()), ids);
+    state_->bpe->encode_word(std::string_view(word.data(), word.size()), ids);
   }
   return ids;
 }

@@ -5,7 +5,8 @@
 //   the RoBERTa tokenizer as `vocab.json` + `merges.txt`, and optionally
 //   `preprocessor_config.json` (ClapFeatureExtractor settings).
 // - WavCaps HTSAT-BERT (the paper's audio encoder): a folder with the released `torch.save`
-//   checkpoint (`HTSAT_BERT_zero_shot.pt`, or any single `*.pt`/`*.pth`) and BERT's WordPiece
+//   checkpoint (`HTSAT_BERT_zero_shot.pt`, or any single `*.pt`/`*.pth`/`*.ckpt`, or a
+//   `.safetensors` copy with the same tensor names) and BERT's WordPiece
 //   `vocab.txt` (bert-base-uncased's); optionally BERT's `config.json` (model_type "bert") for a
 //   text tower other than bert-base. The checkpoint path itself may be given instead of the folder.
 #pragma once

@@ -9,7 +9,10 @@
 
 #include <torch/nn/module.h>
 
+#include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,9 +34,32 @@ class PretrainedWeights {
   // The tensor as float32 (floating dtypes only; the error names the tensor otherwise).
   torch::Tensor float_tensor(const std::string& name) const;
 
+  // The tensor's shape as stored (any dtype), without converting it.
+  std::vector<int64_t> shape(const std::string& name) const;
+
   // Copies `prefix + name` for every parameter and buffer `name` of `module`.
   void load_into(torch::nn::Module& module, const std::string& prefix = "",
                  const std::vector<std::string>& ignorable_suffixes = {}) const;
+
+  // Where one module tensor comes from in the file: the tensor `name` whole (parts == 1), or the
+  // `part`-th of `parts` equal slices of it along dim 0 (a fused `qkv` split into query, key and
+  // value).
+  struct Source {
+    std::string name;
+    int64_t part = 0;
+    int64_t parts = 1;
+  };
+  // A module tensor's source, or nullopt for a tensor the module computes itself (index tables,
+  // masks, counters), which is not read.
+  using SourceOf = std::function<std::optional<Source>(const std::string& module_tensor)>;
+  // Whether a file tensor that no module tensor reads may be there (another tower's weights,
+  // buffers the module recomputes).
+  using IsIgnorable = std::function<bool(const std::string& file_tensor)>;
+
+  // load_into through a renaming, with the same strictness: every module tensor with a source
+  // must be in the file with the module's shape (after slicing); every file tensor that is not
+  // read must be ignorable. Errors are one line naming the file and the tensor.
+  void load_mapped(torch::nn::Module& module, const SourceOf& source_of, const IsIgnorable& is_ignorable) const;
 
  private:
   struct Impl;

@@ -1,7 +1,7 @@
-// `avgzsl extract`: videos in, CLIP features and class-text embeddings out.
+// `avgzsl extract`: videos in, CLIP (and CLAP) features and class-text embeddings out.
 //
-// Decoder threads open videos, seek to the frames needed and preprocess them; a bounded queue
-// hands them to the encoder, which embeds them in batches and appends finished videos to the
+// Decoder threads open videos, seek to the frames needed, preprocess them and decode the audio
+// track at the CLAP model's rate; a bounded queue hands them to the encoders, which embeds them in batches and appends finished videos to the
 // feature store in chunks (feature_store.h). Killed and restarted with the same command, the job
 // continues where it stopped. An unsharded job then assembles the native dataset; a sharded job
 // (--shard K/N) leaves its store for `avgzsl merge`.
@@ -14,29 +14,22 @@
 #include <string>
 
 #include "avgzsl/pipelines/feature_store.h"
+#include "avgzsl/pipelines/video_features.h"
 #include "avgzsl/pipelines/video_list.h"
 
 namespace avgzsl::pipelines {
 
-// How decoded pixels reach CLIP.
-enum class FramePixels {
-  // RGB, as CLIP expects.
-  kStandard,
-  // What the reference's extraction script feeds CLIP: OpenCV's BGR frames, put through
-  // torchvision's ToPILImage as float 0..255, whose `mul(255).byte()` wraps every level p to
-  // (256 - p) mod 256. Reproduces the published features; not what CLIP was trained on.
-  kReference,
-};
-FramePixels parse_frame_pixels(const std::string& text);
-std::string to_string(FramePixels pixels);
-
 struct ExtractOptions {
   std::filesystem::path videos;    // folder of class folders, or CSV path,label
   std::filesystem::path clip_dir;  // Hugging Face CLIP directory
+  std::filesystem::path clap_dir;  // CLAP folder or WavCaps checkpoint; empty: visual features only
   std::filesystem::path out;       // the dataset (unsharded) or the shard's feature store
   std::filesystem::path splits;    // split folder (split_plan.h); empty: automatic
   std::filesystem::path class_names;  // optional CSV name,display_name
-  std::string templates = "ucf";   // built-in set or file (class_text.h)
+  std::string templates = "ucf";   // built-in set or file (class_text.h), CLIP's prompts
+  std::string audio_templates;     // CLAP's prompts; empty: the audio prompts of `templates` when
+                                   // it names a built-in set, else `templates` itself
+  MissingAudio missing_audio = MissingAudio::kSkip;  // with CLAP: videos without an audio track
   ShardSpec shard;
   int frames = 1;                  // evenly spaced frames per video, embeddings averaged
   FramePixels pixels = FramePixels::kStandard;

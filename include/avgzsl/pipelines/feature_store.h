@@ -2,9 +2,11 @@
 //
 //   STORE/store.json                 the job (what decides the features, the classes and their
 //                                    display names), the shard, the number of its videos
-//   STORE/class_text.safetensors     "clip" [C, E]: the class-text embeddings of every class
-//   STORE/chunks/NNNNNN.safetensors  "visual" [n, D] for the n videos the chunk holds; metadata
-//                                    "videos" (JSON: index, id, label, path, has_audio per row)
+//   STORE/class_text.safetensors     "clip" [C, E] (and "clap" [C, E'] for audio-visual jobs):
+//                                    the class-text embeddings of every class
+//   STORE/chunks/NNNNNN.safetensors  "visual" [n, D] (and "audio" [n, D'] for audio-visual jobs)
+//                                    for the n videos the chunk holds; metadata "videos" (JSON:
+//                                    index, id, label, path, has_audio, silent_audio per row)
 //                                    and "failures" (JSON: index, id, label, path, reason)
 //
 // A video is done once a chunk names it (as extracted or as failed). A killed job loses at most
@@ -32,6 +34,7 @@ struct ExtractedVideo {
   std::string label;
   std::string path;
   bool has_audio = false;
+  bool silent_audio = false;  // an audio track whose samples are all zero
 };
 
 struct FailedVideo {
@@ -45,6 +48,7 @@ struct FailedVideo {
 struct StoreContents {
   std::vector<ExtractedVideo> videos;  // sorted by index
   torch::Tensor visual;                // [N, D], row i = videos[i]
+  torch::Tensor audio;                 // [N, D'] for audio-visual jobs, else undefined
   std::vector<FailedVideo> failures;   // sorted by index
 };
 
@@ -66,15 +70,18 @@ class FeatureStore {
 
   // Ids named by the chunks written so far.
   std::set<std::string> done_ids() const;
-  // Appends a chunk atomically. `visual` is [videos.size(), D].
-  void write_chunk(const std::vector<ExtractedVideo>& videos, const torch::Tensor& visual,
+  // Appends a chunk atomically. `visual` is [videos.size(), D]; `audio` [videos.size(), D'] or
+  // undefined (a visual-only job).
+  void write_chunk(const std::vector<ExtractedVideo>& videos, const torch::Tensor& visual, const torch::Tensor& audio,
                    const std::vector<FailedVideo>& failures);
   // Every chunk, merged and sorted; throws naming the chunk file when one is corrupt.
   StoreContents read_all() const;
 
   bool has_class_text() const;
-  void write_class_text(const torch::Tensor& clip_text) const;
-  torch::Tensor read_class_text() const;
+  // `clap_text` undefined for a visual-only job.
+  void write_class_text(const torch::Tensor& clip_text, const torch::Tensor& clap_text) const;
+  // {clip, clap}; clap undefined when the store has none.
+  std::pair<torch::Tensor, torch::Tensor> read_class_text() const;
 
  private:
   FeatureStore(std::filesystem::path dir, nlohmann::json job, ShardSpec shard, int64_t videos);
@@ -91,14 +98,15 @@ struct AssemblyReport {
   int64_t videos = 0;               // in the dataset
   int64_t failed = 0;               // undecodable, listed in the report
   int64_t without_audio = 0;
+  int64_t silent_audio = 0;
   int64_t left_out = 0;             // decodable, but the split plan has no set for them
   std::map<std::string, int64_t> per_split;
 };
 
 // The native dataset from the stores of one job (one store, or the N shards of a sharded job),
 // split by `plan`.
-// Writes DATASET atomically, then DATASET/extract_report.json (failures, videos without audio,
-// videos left out). Throws std::runtime_error when a store is incomplete or the stores belong
+// Writes DATASET atomically, then DATASET/extract_report.json (failures, videos without audio or
+// with a silent track, videos left out). Throws std::runtime_error when a store is incomplete or the stores belong
 // to different jobs, naming the store.
 AssemblyReport assemble_dataset(const std::vector<FeatureStore>& stores, const SplitPlan& plan,
                                 const std::filesystem::path& out, bool replace_existing);
