@@ -59,7 +59,9 @@ std::string byte_symbol(int b) {
 
 }  // namespace
 
-void write_tiny_hf_clap_dir(const fs::path& dir, uint64_t seed) {
+void write_tiny_hf_clap_dir(const fs::path& dir, uint64_t seed) { write_random_hf_clap_dir(dir, tiny_htsat(), seed); }
+
+void write_random_hf_clap_dir(const fs::path& dir, const models::HtsatConfig& audio, uint64_t seed) {
   fs::create_directories(dir);
   nlohmann::json vocab = {{"<s>", 0}, {"<pad>", 1}, {"</s>", 2}, {"<unk>", 3}};
   int64_t id = 4;
@@ -68,7 +70,6 @@ void write_tiny_hf_clap_dir(const fs::path& dir, uint64_t seed) {
   std::ofstream(dir / "vocab.json") << vocab.dump();
   std::ofstream(dir / "merges.txt") << "#version: 0.2\n";
 
-  const models::HtsatConfig audio = tiny_htsat();
   nlohmann::json config = audio.to_hf_json();
   config["text_config"] = tiny_text_json(id, 1);
   config["text_config"]["type_vocab_size"] = 1;
