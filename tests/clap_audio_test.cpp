@@ -13,6 +13,8 @@
 #include <torch/csrc/jit/serialization/export.h>
 #include <torch/csrc/jit/serialization/pickler.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <functional>
 
@@ -29,6 +31,13 @@ namespace clap_audio_test {
 
 namespace fs = std::filesystem;
 using testing::golden_clap_dir;
+
+// A measured difference for the test report (3 significant digits).
+std::string audio_number(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3g", value);
+  return text;
+}
 using testing::TempDir;
 
 // 16 mels, a 64x64 image: grids 16, 8, 4 with window 4 (the last stage unshifted).
@@ -197,6 +206,22 @@ TEST(ClapAudioModel, BatchIndependence) {
   const torch::Tensor mel = random_log_mel(3, 180, 16, 7);
   const torch::Tensor batch = model->embed(mel);
   for (int64_t i = 0; i < 3; ++i) EXPECT_LT(max_diff(model->embed(mel.narrow(0, i, 1))[0], batch[i]), 1e-5) << i;
+}
+
+TEST(ClapAudioModel, ChunkedCpuForwardEqualsWholeBatch) {
+  ClapAudioModel model = tiny_model();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor mel = random_log_mel(5, 100, 16, 4);
+  EXPECT_GE(model->audio_encoder->cpu_chunk_rows(), 5);  // tiny: no chunking
+  const torch::Tensor whole = model->embed(mel);
+  model->audio_encoder->set_cpu_chunk_rows(2);
+  EXPECT_EQ(model->audio_encoder->cpu_chunk_rows(), 2);
+  EXPECT_LT(max_diff(model->embed(mel), whole), 1e-5);
+  model->audio_encoder->set_cpu_chunk_rows(0);
+  EXPECT_GE(model->audio_encoder->cpu_chunk_rows(), 5);
+  // HTSAT base runs 2 clips at a time (its first-stage MLP activation is 6 MB a clip).
+  HtsatConfig base;
+  EXPECT_EQ(HtsatAudioEncoder(base)->cpu_chunk_rows(), 2);
 }
 
 TEST(ClapAudioModel, WindowsShiftsAndMasks) {
@@ -628,11 +653,9 @@ TEST(ClapAudioGolden, WavCapsHtsatFromGoldenLogMels) {
   const double d_pooled = max_diff(pooled, cases.tensor("htsat_embedding", torch::kFloat32));
   const double d_proj = max_diff(model->audio_projection(pooled), cases.tensor("audio_proj", torch::kFloat32));
   const double d_embeds = max_diff(model->embed(mel), cases.tensor("audio_embeds", torch::kFloat32));
-  RecordProperty("htsat_embedding_max_abs_diff", std::to_string(d_pooled));
-  RecordProperty("audio_proj_max_abs_diff", std::to_string(d_proj));
-  RecordProperty("audio_embeds_max_abs_diff", std::to_string(d_embeds));
-  std::cout << "WavCaps golden log-mel in: htsat_embedding " << d_pooled << ", audio_proj " << d_proj << ", audio_embeds "
-            << d_embeds << "\n";
+  RecordProperty("htsat_embedding_max_abs_diff", audio_number(d_pooled));
+  RecordProperty("audio_proj_max_abs_diff", audio_number(d_proj));
+  RecordProperty("audio_embeds_max_abs_diff", audio_number(d_embeds));
   EXPECT_LT(d_pooled, 1e-4);
   EXPECT_LT(d_proj, 1e-4);
   EXPECT_LT(d_embeds, 1e-4);
@@ -651,9 +674,8 @@ TEST(ClapAudioGolden, WavCapsEndToEndFromFlac) {
   const torch::Tensor pooled = encoder.model()->audio_encoder(encoder.log_mel(clips));
   const double d_embeds = max_diff(embeds, cases.tensor("audio_embeds", torch::kFloat32));
   const double d_pooled = max_diff(pooled, cases.tensor("htsat_embedding", torch::kFloat32));
-  RecordProperty("e2e_audio_embeds_max_abs_diff", std::to_string(d_embeds));
-  RecordProperty("e2e_htsat_embedding_max_abs_diff", std::to_string(d_pooled));
-  std::cout << "WavCaps FLAC end to end: audio_embeds " << d_embeds << ", htsat_embedding " << d_pooled << "\n";
+  RecordProperty("e2e_audio_embeds_max_abs_diff", audio_number(d_embeds));
+  RecordProperty("e2e_htsat_embedding_max_abs_diff", audio_number(d_pooled));
   EXPECT_LT(d_embeds, 2e-4);
   EXPECT_LT(d_pooled, 2e-4);
 }
@@ -674,11 +696,9 @@ TEST(ClapAudioGolden, HuggingFaceHtsatFromGoldenInputFeatures) {
   const double d_pooled = max_diff(pooled, cases.tensor("hf_pooler_output", torch::kFloat32));
   const double d_proj = max_diff(model->forward(features), cases.tensor("hf_audio_embeds", torch::kFloat32));
   const double d_norm = max_diff(model->embed(features), cases.tensor("hf_audio_embeds_normalized", torch::kFloat32));
-  RecordProperty("hf_pooler_output_max_abs_diff", std::to_string(d_pooled));
-  RecordProperty("hf_audio_embeds_max_abs_diff", std::to_string(d_proj));
-  RecordProperty("hf_audio_embeds_normalized_max_abs_diff", std::to_string(d_norm));
-  std::cout << "HF golden input_features in: pooler_output " << d_pooled << ", audio_embeds " << d_proj
-            << ", normalised " << d_norm << "\n";
+  RecordProperty("hf_pooler_output_max_abs_diff", audio_number(d_pooled));
+  RecordProperty("hf_audio_embeds_max_abs_diff", audio_number(d_proj));
+  RecordProperty("hf_audio_embeds_normalized_max_abs_diff", audio_number(d_norm));
   EXPECT_LT(d_pooled, 1e-4);
   EXPECT_LT(d_proj, 1e-4);
   EXPECT_LT(d_norm, 1e-4);
@@ -696,6 +716,8 @@ TEST(ClapAudioGolden, LaionNamedCheckpointMatchesItsHuggingFacePort) {
   const torch::Tensor features = cases.tensor("input_features", torch::kFloat32);
   const double d_pooled = max_diff(model->audio_encoder(features), cases.tensor("hf_pooler_output", torch::kFloat32));
   const double d_norm = max_diff(model->embed(features), cases.tensor("hf_audio_embeds_normalized", torch::kFloat32));
+  RecordProperty("laion_names_pooler_output_max_abs_diff", audio_number(d_pooled));
+  RecordProperty("laion_names_embeds_normalized_max_abs_diff", audio_number(d_norm));
   EXPECT_LT(d_pooled, 1e-4);
   EXPECT_LT(d_norm, 1e-4);
   // End to end from the FLAC against LAION's own outputs (torchlibrosa front end inside).
@@ -704,10 +726,8 @@ TEST(ClapAudioGolden, LaionNamedCheckpointMatchesItsHuggingFacePort) {
   const double d_e2e = max_diff(encoder.embed(clips), cases.tensor("laion_audio_embeds_normalized", torch::kFloat32));
   const double d_e2e_pooled =
       max_diff(encoder.model()->audio_encoder(encoder.log_mel(clips)), cases.tensor("laion_embedding", torch::kFloat32));
-  RecordProperty("laion_e2e_embeds_max_abs_diff", std::to_string(d_e2e));
-  RecordProperty("laion_e2e_embedding_max_abs_diff", std::to_string(d_e2e_pooled));
-  std::cout << "LAION names: pooled " << d_pooled << ", normalised " << d_norm << "; FLAC end to end: embeds " << d_e2e
-            << ", embedding " << d_e2e_pooled << "\n";
+  RecordProperty("laion_e2e_embeds_max_abs_diff", audio_number(d_e2e));
+  RecordProperty("laion_e2e_embedding_max_abs_diff", audio_number(d_e2e_pooled));
   EXPECT_LT(d_e2e, 2e-4);
   EXPECT_LT(d_e2e_pooled, 2e-4);
 }
@@ -734,9 +754,8 @@ TEST(ClapAudioGolden, HuggingFaceFolderEndToEndFromFlac) {
   const double d_norm = max_diff(embeds, cases.tensor("hf_audio_embeds_normalized", torch::kFloat32));
   const double d_pooled =
       max_diff(encoder.model()->audio_encoder(encoder.log_mel(clips)), cases.tensor("hf_pooler_output", torch::kFloat32));
-  RecordProperty("hf_e2e_embeds_max_abs_diff", std::to_string(d_norm));
-  RecordProperty("hf_e2e_pooler_max_abs_diff", std::to_string(d_pooled));
-  std::cout << "HF folder FLAC end to end: normalised embeds " << d_norm << ", pooler_output " << d_pooled << "\n";
+  RecordProperty("hf_e2e_embeds_max_abs_diff", audio_number(d_norm));
+  RecordProperty("hf_e2e_pooler_max_abs_diff", audio_number(d_pooled));
   EXPECT_LT(d_norm, 2e-4);
   EXPECT_LT(d_pooled, 2e-4);
 }

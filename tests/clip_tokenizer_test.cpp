@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "error_text.h"
 #include "golden_data.h"
 #include "temp_dir.h"
 
@@ -201,17 +202,9 @@ TinyVocabulary tiny_tokenizer(const fs::path& dir, const MergeList& merges) {
   return {ClipTokenizer::from_hugging_face(dir), openai_vocabulary(merges)};
 }
 
-// What a call throws, as "<type>: <message>"; "" when nothing is thrown.
 template <class F>
 std::string error_of(F&& call) {
-  try {
-    call();
-  } catch (const std::runtime_error& e) {
-    return std::string("runtime_error: ") + e.what();
-  } catch (const std::invalid_argument& e) {
-    return std::string("invalid_argument: ") + e.what();
-  }
-  return "";
+  return avgzsl::testing::typed_error_of(std::forward<F>(call));
 }
 
 }  // namespace

@@ -11,6 +11,8 @@
 #include <unordered_map>
 
 #include "avgzsl/models/clap_model_dir.h"
+#include "avgzsl/models/config_json.h"
+#include "avgzsl/nn/activations.h"
 #include "avgzsl/models/pretrained_weights.h"
 #include "avgzsl/preprocessing/roberta_tokenizer.h"
 #include "avgzsl/preprocessing/wordpiece_tokenizer.h"
@@ -85,7 +87,7 @@ ClapTextTowerConfig ClapTextTowerConfig::from_clap_json(const json& j, const std
   if (c.projection_dim <= 0) {
     throw std::invalid_argument(source + ": field 'projection_dim' must be positive, got " + std::to_string(c.projection_dim));
   }
-  if (!is_supported_text_activation(c.projection_hidden_act)) {
+  if (!nn::is_supported_activation(c.projection_hidden_act)) {
     throw std::invalid_argument(source + ": unsupported projection_hidden_act '" + c.projection_hidden_act + "'");
   }
   c.pooling = ClapTextPooling::pooler_output;
@@ -96,19 +98,7 @@ ClapTextTowerConfig ClapTextTowerConfig::from_clap_json(const json& j, const std
 }
 
 ClapTextTowerConfig ClapTextTowerConfig::from_clap_config_file(const fs::path& config_json) {
-  std::ifstream in(config_json);
-  if (!in) throw std::runtime_error(config_json.string() + ": cannot open the CLAP configuration");
-  json j;
-  try {
-    in >> j;
-  } catch (const json::exception& e) {
-    throw std::runtime_error(config_json.string() + ": not valid JSON (" + std::string(e.what()) + ")");
-  }
-  try {
-    return from_clap_json(j, config_json.string());
-  } catch (const std::invalid_argument& e) {
-    throw std::runtime_error(e.what());
-  }
+  return parse_config_file(config_json, [](const json& j, const std::string& source) { return from_clap_json(j, source); });
 }
 
 ClapTextTowerConfig ClapTextTowerConfig::wavcaps(const TextTransformerConfig& bert, int64_t embed_size) {

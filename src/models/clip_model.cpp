@@ -7,6 +7,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "avgzsl/models/config_json.h"
 #include "avgzsl/models/pretrained_weights.h"
 
 namespace avgzsl::models {
@@ -15,33 +16,17 @@ using nlohmann::json;
 
 namespace {
 
-// Reads `key` from `j` when present, checking its type; keeps `value` (the default) otherwise.
-template <typename T>
-void read_field(const json& j, const char* key, T& value, const std::string& where) {
-  const auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return;
-  try {
-    value = it->get<T>();
-  } catch (const json::exception&) {
-    throw std::invalid_argument(where + ": field '" + key + "' has the wrong type (" + it->dump() + ")");
-  }
-}
-
-void require_positive(int64_t value, const char* key, const std::string& where) {
-  if (value <= 0) throw std::invalid_argument(where + ": field '" + key + "' must be positive, got " + std::to_string(value));
-}
-
 void read_encoder(const json& j, ClipEncoderConfig& c, const std::string& where) {
-  read_field(j, "hidden_size", c.hidden_size, where);
-  read_field(j, "intermediate_size", c.intermediate_size, where);
-  read_field(j, "num_attention_heads", c.num_attention_heads, where);
-  read_field(j, "num_hidden_layers", c.num_hidden_layers, where);
-  read_field(j, "layer_norm_eps", c.layer_norm_eps, where);
-  read_field(j, "hidden_act", c.hidden_act, where);
-  require_positive(c.hidden_size, "hidden_size", where);
-  require_positive(c.intermediate_size, "intermediate_size", where);
-  require_positive(c.num_attention_heads, "num_attention_heads", where);
-  require_positive(c.num_hidden_layers, "num_hidden_layers", where);
+  read_config_field(j, "hidden_size", c.hidden_size, where);
+  read_config_field(j, "intermediate_size", c.intermediate_size, where);
+  read_config_field(j, "num_attention_heads", c.num_attention_heads, where);
+  read_config_field(j, "num_hidden_layers", c.num_hidden_layers, where);
+  read_config_field(j, "layer_norm_eps", c.layer_norm_eps, where);
+  read_config_field(j, "hidden_act", c.hidden_act, where);
+  require_positive_field(c.hidden_size, "hidden_size", where);
+  require_positive_field(c.intermediate_size, "intermediate_size", where);
+  require_positive_field(c.num_attention_heads, "num_attention_heads", where);
+  require_positive_field(c.num_hidden_layers, "num_hidden_layers", where);
   if (c.hidden_size % c.num_attention_heads != 0) {
     throw std::invalid_argument(where + ": hidden_size " + std::to_string(c.hidden_size) +
                                 " is not divisible by num_attention_heads " + std::to_string(c.num_attention_heads));
@@ -79,18 +64,18 @@ ClipConfig ClipConfig::from_json(const json& j, const std::string& source) {
   c.vision.intermediate_size = 3072;
   c.vision.num_attention_heads = 12;
   c.vision.num_hidden_layers = 12;
-  read_field(j, "projection_dim", c.projection_dim, source);
-  read_field(j, "logit_scale_init_value", c.logit_scale_init_value, source);
-  require_positive(c.projection_dim, "projection_dim", source);
+  read_config_field(j, "projection_dim", c.projection_dim, source);
+  read_config_field(j, "logit_scale_init_value", c.logit_scale_init_value, source);
+  require_positive_field(c.projection_dim, "projection_dim", source);
 
   const std::string text_where = source + " text_config";
   const json& text = section(j, "text_config");
   read_encoder(text, c.text, text_where);
-  read_field(text, "vocab_size", c.text.vocab_size, text_where);
-  read_field(text, "max_position_embeddings", c.text.max_position_embeddings, text_where);
-  read_field(text, "eos_token_id", c.text.eos_token_id, text_where);
-  require_positive(c.text.vocab_size, "vocab_size", text_where);
-  require_positive(c.text.max_position_embeddings, "max_position_embeddings", text_where);
+  read_config_field(text, "vocab_size", c.text.vocab_size, text_where);
+  read_config_field(text, "max_position_embeddings", c.text.max_position_embeddings, text_where);
+  read_config_field(text, "eos_token_id", c.text.eos_token_id, text_where);
+  require_positive_field(c.text.vocab_size, "vocab_size", text_where);
+  require_positive_field(c.text.max_position_embeddings, "max_position_embeddings", text_where);
   if (c.text.eos_token_id < 0 || c.text.eos_token_id >= c.text.vocab_size) {
     throw std::invalid_argument(text_where + ": eos_token_id " + std::to_string(c.text.eos_token_id) + " is outside the vocabulary");
   }
@@ -98,12 +83,12 @@ ClipConfig ClipConfig::from_json(const json& j, const std::string& source) {
   const std::string vision_where = source + " vision_config";
   const json& vision = section(j, "vision_config");
   read_encoder(vision, c.vision, vision_where);
-  read_field(vision, "image_size", c.vision.image_size, vision_where);
-  read_field(vision, "patch_size", c.vision.patch_size, vision_where);
-  read_field(vision, "num_channels", c.vision.num_channels, vision_where);
-  require_positive(c.vision.image_size, "image_size", vision_where);
-  require_positive(c.vision.patch_size, "patch_size", vision_where);
-  require_positive(c.vision.num_channels, "num_channels", vision_where);
+  read_config_field(vision, "image_size", c.vision.image_size, vision_where);
+  read_config_field(vision, "patch_size", c.vision.patch_size, vision_where);
+  read_config_field(vision, "num_channels", c.vision.num_channels, vision_where);
+  require_positive_field(c.vision.image_size, "image_size", vision_where);
+  require_positive_field(c.vision.patch_size, "patch_size", vision_where);
+  require_positive_field(c.vision.num_channels, "num_channels", vision_where);
   if (c.vision.image_size % c.vision.patch_size != 0) {
     throw std::invalid_argument(vision_where + ": image_size " + std::to_string(c.vision.image_size) +
                                 " is not a multiple of patch_size " + std::to_string(c.vision.patch_size));
@@ -112,19 +97,7 @@ ClipConfig ClipConfig::from_json(const json& j, const std::string& source) {
 }
 
 ClipConfig ClipConfig::from_file(const fs::path& config_json) {
-  std::ifstream in(config_json);
-  if (!in) throw std::runtime_error(config_json.string() + ": cannot open the model configuration");
-  json j;
-  try {
-    in >> j;
-  } catch (const json::exception& e) {
-    throw std::runtime_error(config_json.string() + ": not valid JSON (" + std::string(e.what()) + ")");
-  }
-  try {
-    return from_json(j, config_json.string());
-  } catch (const std::invalid_argument& e) {
-    throw std::runtime_error(e.what());
-  }
+  return parse_config_file(config_json, [](const json& j, const std::string& source) { return from_json(j, source); });
 }
 
 ClipAttentionImpl::ClipAttentionImpl(int64_t hidden_size, int64_t heads) : heads_(heads) {

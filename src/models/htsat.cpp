@@ -3,11 +3,15 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <stdexcept>
+
+#include "avgzsl/models/config_json.h"
+#include "avgzsl/nn/activations.h"
 
 namespace avgzsl::models {
 
@@ -28,29 +32,6 @@ bool replace_once(std::string& s, const std::string& from, const std::string& to
   if (at == std::string::npos) return false;
   s.replace(at, from.size(), to);
   return true;
-}
-
-bool known_activation(const std::string& name) {
-  return name == "gelu" || name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "relu" || name == "silu" ||
-         name == "swish";
-}
-
-torch::Tensor activate(const torch::Tensor& x, const std::string& name) {
-  if (name == "gelu") return torch::gelu(x);
-  if (name == "relu") return torch::relu(x);
-  if (name == "silu" || name == "swish") return torch::silu(x);
-  return torch::gelu(x, "tanh");  // gelu_new, gelu_pytorch_tanh
-}
-
-template <typename T>
-void read_value(const json& j, const char* key, T& value, const std::string& where) {
-  const auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return;
-  try {
-    value = it->get<T>();
-  } catch (const json::exception&) {
-    throw std::invalid_argument(where + ": field '" + key + "' has the wrong type (" + it->dump() + ")");
-  }
 }
 
 std::string join(const std::vector<int64_t>& values) {
@@ -110,6 +91,9 @@ torch::Tensor shifted_window_mask(std::array<int64_t, 2> res, int64_t w, int64_t
   return torch::zeros(differ.sizes(), torch::kFloat32).masked_fill(differ, -100.0);
 }
 
+// The CPU forward works on as many clips as keep its largest temporary below this.
+constexpr double kCpuChunkBytes = 16.0 * 1024 * 1024;
+
 const char* encoder_prefix(WeightNaming naming) {
   switch (naming) {
     case WeightNaming::hugging_face: return "audio_model.audio_encoder.";
@@ -165,8 +149,8 @@ void HtsatConfig::validate(const std::string& where) const {
   if (spec_size % patch_stride[0] != 0 || spec_size % patch_stride[1] != 0) bad("spec_size is not a multiple of patch_stride");
   if (!(mlp_ratio > 0)) bad("mlp_ratio must be positive");
   if (!(layer_norm_eps > 0)) bad("layer_norm_eps must be positive");
-  if (!htsat_impl::known_activation(hidden_act)) bad("unsupported hidden_act '" + hidden_act + "'");
-  if (!htsat_impl::known_activation(projection_act)) bad("unsupported projection_hidden_act '" + projection_act + "'");
+  if (!nn::is_supported_activation(hidden_act)) bad("unsupported hidden_act '" + hidden_act + "'");
+  if (!nn::is_supported_activation(projection_act)) bad("unsupported projection_hidden_act '" + projection_act + "'");
   for (int64_t i = 0; i < num_stages(); ++i) {
     positive(depths[i], "depths");
     positive(num_heads[i], "num_attention_heads");
@@ -204,7 +188,6 @@ std::string HtsatConfig::summary() const {
 }
 
 HtsatConfig HtsatConfig::from_hf_json(const nlohmann::json& j, const std::string& source) {
-  using htsat_impl::read_value;
   if (!j.is_object()) throw std::invalid_argument(source + ": not a JSON object");
   HtsatConfig c;
   const nlohmann::json* audio = &j;
@@ -224,9 +207,9 @@ HtsatConfig HtsatConfig::from_hf_json(const nlohmann::json& j, const std::string
     where = source + " audio_config";
   }
   const nlohmann::json& a = *audio;
-  read_value(a, "num_mel_bins", c.num_mel_bins, where);
-  read_value(a, "spec_size", c.spec_size, where);
-  read_value(a, "patch_size", c.patch_size, where);
+  read_config_field(a, "num_mel_bins", c.num_mel_bins, where);
+  read_config_field(a, "spec_size", c.spec_size, where);
+  read_config_field(a, "patch_size", c.patch_size, where);
   if (const auto it = a.find("patch_stride"); it != a.end() && !it->is_null()) {
     if (it->is_number_integer()) {
       c.patch_stride = {it->get<int64_t>(), it->get<int64_t>()};
@@ -236,34 +219,34 @@ HtsatConfig HtsatConfig::from_hf_json(const nlohmann::json& j, const std::string
       throw std::invalid_argument(where + ": field 'patch_stride' must be an integer or two (" + it->dump() + ")");
     }
   }
-  read_value(a, "patch_embed_input_channels", c.in_channels, where);
-  read_value(a, "patch_embeds_hidden_size", c.embed_dim, where);
-  read_value(a, "depths", c.depths, where);
-  read_value(a, "num_attention_heads", c.num_heads, where);
-  read_value(a, "window_size", c.window_size, where);
-  read_value(a, "mlp_ratio", c.mlp_ratio, where);
-  read_value(a, "qkv_bias", c.qkv_bias, where);
-  read_value(a, "hidden_act", c.hidden_act, where);
-  read_value(a, "layer_norm_eps", c.layer_norm_eps, where);
-  read_value(a, "enable_patch_layer_norm", c.patch_norm, where);
-  read_value(a, "enable_fusion", c.enable_fusion, where);
-  read_value(a, "aff_block_r", c.aff_block_r, where);
+  read_config_field(a, "patch_embed_input_channels", c.in_channels, where);
+  read_config_field(a, "patch_embeds_hidden_size", c.embed_dim, where);
+  read_config_field(a, "depths", c.depths, where);
+  read_config_field(a, "num_attention_heads", c.num_heads, where);
+  read_config_field(a, "window_size", c.window_size, where);
+  read_config_field(a, "mlp_ratio", c.mlp_ratio, where);
+  read_config_field(a, "qkv_bias", c.qkv_bias, where);
+  read_config_field(a, "hidden_act", c.hidden_act, where);
+  read_config_field(a, "layer_norm_eps", c.layer_norm_eps, where);
+  read_config_field(a, "enable_patch_layer_norm", c.patch_norm, where);
+  read_config_field(a, "enable_fusion", c.enable_fusion, where);
+  read_config_field(a, "aff_block_r", c.aff_block_r, where);
   std::string fusion_type;
-  read_value(a, "fusion_type", fusion_type, where);
+  read_config_field(a, "fusion_type", fusion_type, where);
   // transformers builds the AFF block for every fusion_type but "channel_map".
   if (c.enable_fusion) c.fusion_type = fusion_type.empty() || fusion_type == "aff_2d" ? "aff_2d" : fusion_type;
   bool flatten = true;
-  read_value(a, "flatten_patch_embeds", flatten, where);
+  read_config_field(a, "flatten_patch_embeds", flatten, where);
   if (!flatten) throw std::invalid_argument(where + ": flatten_patch_embeds false is not supported");
-  read_value(a, "projection_dim", c.projection_dim, where);
-  read_value(a, "projection_hidden_act", c.projection_act, where);
+  read_config_field(a, "projection_dim", c.projection_dim, where);
+  read_config_field(a, "projection_hidden_act", c.projection_act, where);
   if (whole_clap) {  // ClapConfig overwrites the audio config's projection settings
-    read_value(j, "projection_dim", c.projection_dim, source);
-    read_value(j, "projection_hidden_act", c.projection_act, source);
+    read_config_field(j, "projection_dim", c.projection_dim, source);
+    read_config_field(j, "projection_hidden_act", c.projection_act, source);
   }
   c.validate(where);
   int64_t hidden_size = c.num_features();
-  read_value(a, "hidden_size", hidden_size, where);
+  read_config_field(a, "hidden_size", hidden_size, where);
   if (hidden_size != c.num_features()) {
     throw std::invalid_argument(where + ": hidden_size " + std::to_string(hidden_size) +
                                 " must equal patch_embeds_hidden_size * 2^(stages - 1) = " +
@@ -273,19 +256,8 @@ HtsatConfig HtsatConfig::from_hf_json(const nlohmann::json& j, const std::string
 }
 
 HtsatConfig HtsatConfig::from_hf_file(const std::filesystem::path& config_json) {
-  std::ifstream in(config_json);
-  if (!in) throw std::runtime_error(config_json.string() + ": cannot open the model configuration");
-  nlohmann::json j;
-  try {
-    in >> j;
-  } catch (const nlohmann::json::exception& e) {
-    throw std::runtime_error(config_json.string() + ": not valid JSON (" + std::string(e.what()) + ")");
-  }
-  try {
-    return from_hf_json(j, config_json.string());
-  } catch (const std::invalid_argument& e) {
-    throw std::runtime_error(e.what());
-  }
+  return parse_config_file(config_json,
+                           [](const nlohmann::json& j, const std::string& source) { return from_hf_json(j, source); });
 }
 
 nlohmann::json HtsatConfig::to_hf_json() const {
@@ -406,12 +378,10 @@ torch::Tensor HtsatSelfAttentionImpl::forward(const torch::Tensor& windows, cons
   const torch::Tensor bias = relative_position_bias_table.index_select(0, relative_position_index.view(-1))
                                  .view({n, n, heads_})
                                  .permute({2, 0, 1});  // [heads, N, N]
+  scores.add_(bias);
   if (mask.defined()) {
     const int64_t nw = mask.size(0);
-    // [B, nW, heads, N, N] += [nW, heads, N, N]
-    scores.view({bw / nw, nw, heads_, n, n}).add_(bias.unsqueeze(0) + mask.unsqueeze(1));
-  } else {
-    scores.add_(bias);
+    scores.view({bw / nw, nw, heads_, n, n}).add_(mask.unsqueeze(1));  // [B, nW, heads, N, N] += [nW, 1, N, N]
   }
   const torch::Tensor context = torch::matmul(torch::softmax(scores, -1), v);  // [BW, heads, N, hd]
   return context.transpose(1, 2).reshape({bw, n, c});
@@ -447,7 +417,7 @@ torch::Tensor HtsatBlockImpl::forward(const torch::Tensor& x) {
   grid = htsat_impl::merge_windows(windows, window_, h, w);                             // [B, H, W, C]
   if (shift_ > 0) grid = torch::roll(grid, {shift_, shift_}, {1, 2});
   const torch::Tensor y = x + grid.reshape({b, h * w, c});                              // [B, L, C]
-  return y + output(htsat_impl::activate(intermediate(layernorm_after(y)), act_));
+  return y + output(nn::apply_activation(act_, intermediate(layernorm_after(y))));
 }
 
 HtsatPatchMergingImpl::HtsatPatchMergingImpl(int64_t dim, std::array<int64_t, 2> resolution) : resolution_(resolution) {
@@ -571,11 +541,37 @@ torch::Tensor HtsatAudioEncoderImpl::spectrogram_image(const torch::Tensor& log_
   return x.reshape({b, channels * r, target / r, mels}).transpose(2, 3).reshape({b, channels, r * mels, target / r});
 }
 
+void HtsatAudioEncoderImpl::set_cpu_chunk_rows(int64_t rows) {
+  if (rows < 0) throw std::invalid_argument("HTSAT: the CPU chunk must be positive (or 0 for automatic)");
+  chunk_rows_ = rows;
+}
+
+int64_t HtsatAudioEncoderImpl::cpu_chunk_rows() const {
+  if (chunk_rows_ > 0) return chunk_rows_;
+  // The largest temporary of a clip: the first stage's MLP activation (HTSAT-tiny: 6 MB).
+  const auto res = config_.resolution(0);
+  const double per_clip = static_cast<double>(res[0] * res[1]) * static_cast<double>(config_.embed_dim) *
+                          std::max(config_.mlp_ratio, 3.0) * sizeof(float);
+  return std::max<int64_t>(1, static_cast<int64_t>(htsat_impl::kCpuChunkBytes / per_clip));
+}
+
 torch::Tensor HtsatAudioEncoderImpl::forward(const torch::Tensor& log_mel, const torch::Tensor& is_longer) {
   if (is_longer.defined()) {
     TORCH_CHECK(is_longer.dim() == 1 && is_longer.size(0) == log_mel.size(0), "HTSAT: is_longer must be [B]");
     TORCH_CHECK(config_.enable_fusion || !is_longer.any().item<bool>(),
                 "HTSAT: is_longer is set but the model has no feature fusion");
+  }
+  // On the CPU, a few clips at a time: temporaries stay small enough for malloc to reuse freed
+  // blocks; fresh pages (large blocks are mmap()ed) cost more than the arithmetic. Rows are
+  // independent, so the result is the same.
+  const int64_t rows = log_mel.size(0), chunk = cpu_chunk_rows();
+  if (log_mel.device().is_cpu() && rows > chunk) {
+    std::vector<torch::Tensor> parts;
+    for (int64_t start = 0; start < rows; start += chunk) {
+      const int64_t n = std::min(chunk, rows - start);
+      parts.push_back(forward(log_mel.narrow(0, start, n), is_longer.defined() ? is_longer.narrow(0, start, n) : is_longer));
+    }
+    return torch::cat(parts, 0);
   }
   torch::Tensor x = patch_embed(spectrogram_image(log_mel), is_longer.defined() ? is_longer.to(torch::kBool) : is_longer);
   for (const auto& stage : *layers) x = stage->as<HtsatStage>()->forward(x);  // [B, L, F]
@@ -588,7 +584,7 @@ ClapProjectionImpl::ClapProjectionImpl(int64_t in, int64_t out, std::string acti
 }
 
 torch::Tensor ClapProjectionImpl::forward(const torch::Tensor& x) {
-  return linear2(htsat_impl::activate(linear1(x), activation_));
+  return linear2(nn::apply_activation(activation_, linear1(x)));
 }
 
 ClapAudioModelImpl::ClapAudioModelImpl(const HtsatConfig& c) : config_(c) {

@@ -9,29 +9,17 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "avgzsl/models/config_json.h"
+#include "avgzsl/nn/activations.h"
+
 namespace avgzsl::models {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
 // Named inside the anonymous namespace: the library is a unity build, so helper names must not
-// meet those of other files (clip_model.cpp has its own read_field).
+// meet those of other files.
 namespace text_tf {
-
-template <typename T>
-void read_field(const json& j, const char* key, T& value, const std::string& where) {
-  const auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return;
-  try {
-    value = it->get<T>();
-  } catch (const json::exception&) {
-    throw std::invalid_argument(where + ": field '" + key + "' has the wrong type (" + it->dump() + ")");
-  }
-}
-
-void require_positive(int64_t value, const char* key, const std::string& where) {
-  if (value <= 0) throw std::invalid_argument(where + ": field '" + key + "' must be positive, got " + std::to_string(value));
-}
 
 torch::nn::LayerNorm layer_norm(int64_t hidden_size, double eps) {
   return torch::nn::LayerNorm(torch::nn::LayerNormOptions({hidden_size}).eps(eps));
@@ -47,21 +35,6 @@ std::string format_eps(double eps) {
 }  // namespace
 
 std::string to_string(PositionIdStyle style) { return style == PositionIdStyle::bert ? "bert" : "roberta"; }
-
-bool is_supported_text_activation(const std::string& name) {
-  return name == "gelu" || name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "relu" || name == "silu" ||
-         name == "swish" || name == "tanh";
-}
-
-torch::Tensor apply_text_activation(const std::string& name, const torch::Tensor& x) {
-  if (name == "gelu") return torch::gelu(x);  // transformers' GELUActivation: the exact (erf) form
-  if (name == "gelu_new" || name == "gelu_pytorch_tanh") return torch::gelu(x, "tanh");
-  if (name == "relu") return torch::relu(x);
-  if (name == "silu" || name == "swish") return torch::silu(x);
-  if (name == "tanh") return torch::tanh(x);
-  throw std::invalid_argument("unsupported activation '" + name +
-                              "' (supported: gelu, gelu_new, gelu_pytorch_tanh, relu, silu, swish, tanh)");
-}
 
 TextTransformerConfig TextTransformerConfig::bert_base_uncased() { return TextTransformerConfig{}; }
 
@@ -80,18 +53,18 @@ TextTransformerConfig TextTransformerConfig::from_json(const json& j, const Text
                                                        const std::string& source) {
   if (!j.is_object()) throw std::invalid_argument(source + ": not a JSON object");
   TextTransformerConfig c = defaults;
-  text_tf::read_field(j, "vocab_size", c.vocab_size, source);
-  text_tf::read_field(j, "hidden_size", c.hidden_size, source);
-  text_tf::read_field(j, "num_hidden_layers", c.num_hidden_layers, source);
-  text_tf::read_field(j, "num_attention_heads", c.num_attention_heads, source);
-  text_tf::read_field(j, "intermediate_size", c.intermediate_size, source);
-  text_tf::read_field(j, "hidden_act", c.hidden_act, source);
-  text_tf::read_field(j, "max_position_embeddings", c.max_position_embeddings, source);
-  text_tf::read_field(j, "type_vocab_size", c.type_vocab_size, source);
-  text_tf::read_field(j, "layer_norm_eps", c.layer_norm_eps, source);
-  text_tf::read_field(j, "pad_token_id", c.pad_token_id, source);
+  read_config_field(j, "vocab_size", c.vocab_size, source);
+  read_config_field(j, "hidden_size", c.hidden_size, source);
+  read_config_field(j, "num_hidden_layers", c.num_hidden_layers, source);
+  read_config_field(j, "num_attention_heads", c.num_attention_heads, source);
+  read_config_field(j, "intermediate_size", c.intermediate_size, source);
+  read_config_field(j, "hidden_act", c.hidden_act, source);
+  read_config_field(j, "max_position_embeddings", c.max_position_embeddings, source);
+  read_config_field(j, "type_vocab_size", c.type_vocab_size, source);
+  read_config_field(j, "layer_norm_eps", c.layer_norm_eps, source);
+  read_config_field(j, "pad_token_id", c.pad_token_id, source);
   std::string position_embedding_type = "absolute";
-  text_tf::read_field(j, "position_embedding_type", position_embedding_type, source);
+  read_config_field(j, "position_embedding_type", position_embedding_type, source);
   if (position_embedding_type != "absolute") {
     throw std::invalid_argument(source + ": position_embedding_type '" + position_embedding_type +
                                 "' is not supported (only \"absolute\")");
@@ -101,35 +74,25 @@ TextTransformerConfig TextTransformerConfig::from_json(const json& j, const Text
 }
 
 TextTransformerConfig TextTransformerConfig::from_bert_config_file(const fs::path& config_json) {
-  std::ifstream in(config_json);
-  if (!in) throw std::runtime_error(config_json.string() + ": cannot open the BERT configuration");
-  json j;
-  try {
-    in >> j;
-  } catch (const json::exception& e) {
-    throw std::runtime_error(config_json.string() + ": not valid JSON (" + std::string(e.what()) + ")");
-  }
-  try {
-    return from_json(j, bert_base_uncased(), config_json.string());
-  } catch (const std::invalid_argument& e) {
-    throw std::runtime_error(e.what());
-  }
+  return parse_config_file(config_json, [](const json& j, const std::string& source) {
+    return from_json(j, bert_base_uncased(), source);
+  });
 }
 
 void TextTransformerConfig::validate(const std::string& source) const {
-  text_tf::require_positive(vocab_size, "vocab_size", source);
-  text_tf::require_positive(hidden_size, "hidden_size", source);
-  text_tf::require_positive(num_hidden_layers, "num_hidden_layers", source);
-  text_tf::require_positive(num_attention_heads, "num_attention_heads", source);
-  text_tf::require_positive(intermediate_size, "intermediate_size", source);
-  text_tf::require_positive(max_position_embeddings, "max_position_embeddings", source);
-  text_tf::require_positive(type_vocab_size, "type_vocab_size", source);
+  require_positive_field(vocab_size, "vocab_size", source);
+  require_positive_field(hidden_size, "hidden_size", source);
+  require_positive_field(num_hidden_layers, "num_hidden_layers", source);
+  require_positive_field(num_attention_heads, "num_attention_heads", source);
+  require_positive_field(intermediate_size, "intermediate_size", source);
+  require_positive_field(max_position_embeddings, "max_position_embeddings", source);
+  require_positive_field(type_vocab_size, "type_vocab_size", source);
   if (hidden_size % num_attention_heads != 0) {
     throw std::invalid_argument(source + ": hidden_size " + std::to_string(hidden_size) +
                                 " is not divisible by num_attention_heads " + std::to_string(num_attention_heads));
   }
   if (!(layer_norm_eps > 0)) throw std::invalid_argument(source + ": field 'layer_norm_eps' must be positive");
-  if (!is_supported_text_activation(hidden_act)) {
+  if (!nn::is_supported_activation(hidden_act)) {
     throw std::invalid_argument(source + ": unsupported hidden_act '" + hidden_act +
                                 "' (supported: gelu, gelu_new, gelu_pytorch_tanh, relu, silu, swish, tanh)");
   }
@@ -233,7 +196,7 @@ TextTransformerIntermediateImpl::TextTransformerIntermediateImpl(const TextTrans
 }
 
 torch::Tensor TextTransformerIntermediateImpl::forward(const torch::Tensor& x) {
-  return apply_text_activation(activation_, dense(x));
+  return nn::apply_activation(activation_, dense(x));
 }
 
 TextTransformerLayerImpl::TextTransformerLayerImpl(const TextTransformerConfig& c) {
@@ -296,7 +259,7 @@ torch::Tensor TextTransformerImpl::forward(const torch::Tensor& input_ids, const
 TextProjectionHeadImpl::TextProjectionHeadImpl(int64_t in_features, int64_t out_features, std::string activation,
                                                const std::string& first_name, const std::string& second_name)
     : activation_(std::move(activation)) {
-  if (!is_supported_text_activation(activation_)) {
+  if (!nn::is_supported_activation(activation_)) {
     throw std::invalid_argument("text projection: unsupported activation '" + activation_ + "'");
   }
   first = register_module(first_name, torch::nn::Linear(in_features, out_features));
@@ -304,7 +267,7 @@ TextProjectionHeadImpl::TextProjectionHeadImpl(int64_t in_features, int64_t out_
 }
 
 torch::Tensor TextProjectionHeadImpl::forward(const torch::Tensor& x) {
-  return second(apply_text_activation(activation_, first(x)));  // [B, H] -> [B, D] -> [B, D]
+  return second(nn::apply_activation(activation_, first(x)));  // [B, H] -> [B, D] -> [B, D]
 }
 
 }  // namespace avgzsl::models

@@ -217,6 +217,11 @@ class HtsatAudioEncoderImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& log_mel, const torch::Tensor& is_longer = {});
   // The folded image the patch embedding sees: [B, C, spec_size, spec_size] (after batch_norm).
   torch::Tensor spectrogram_image(const torch::Tensor& log_mel);
+  // How many clips the CPU forward runs at once (bigger batches go in chunks of this many, so
+  // temporaries stay below ~16 MB and malloc reuses them: fresh pages cost more than the
+  // arithmetic). Automatic unless set; 0 restores automatic.
+  int64_t cpu_chunk_rows() const;
+  void set_cpu_chunk_rows(int64_t rows);
 
   const HtsatConfig& config() const { return config_; }
 
@@ -227,6 +232,7 @@ class HtsatAudioEncoderImpl : public torch::nn::Module {
 
  private:
   HtsatConfig config_;
+  int64_t chunk_rows_ = 0;  // 0: automatic
 };
 TORCH_MODULE(HtsatAudioEncoder);
 

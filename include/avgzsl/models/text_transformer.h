@@ -214,8 +214,5 @@ class TextProjectionHeadImpl : public torch::nn::Module {
 };
 TORCH_MODULE(TextProjectionHead);
 
-// Applies a Hugging Face activation by name (the ones listed above); std::invalid_argument otherwise.
-torch::Tensor apply_text_activation(const std::string& name, const torch::Tensor& x);
-bool is_supported_text_activation(const std::string& name);
 
 }  // namespace avgzsl::models
