@@ -24,12 +24,6 @@ namespace frontend_test {
 namespace fs = std::filesystem;
 using testing::golden_clap_dir;
 
-// A measured difference for the test report (3 significant digits).
-std::string frontend_number(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.3g", value);
-  return text;
-}
 
 constexpr double kPi = 3.14159265358979323846;
 
@@ -228,8 +222,8 @@ TEST(AudioFrontendGolden, FilterBanksMatchLibrosaAndTransformers) {
   const io::SafetensorsFile hf(dir / "hf_48k.safetensors");
   const double d32 = (mel_filter_bank(wavcaps_config()) - wavcaps.tensor("mel_filterbank", torch::kFloat32)).abs().max().item<double>();
   const double d48 = (mel_filter_bank(hf_config()) - hf.tensor("mel_filters_slaney", torch::kFloat32)).abs().max().item<double>();
-  RecordProperty("filterbank_32k_max_abs_diff", frontend_number(d32));
-  RecordProperty("filterbank_48k_max_abs_diff", frontend_number(d48));
+  RecordProperty("filterbank_32k_max_abs_diff", testing::measured_difference(d32));
+  RecordProperty("filterbank_48k_max_abs_diff", testing::measured_difference(d48));
   EXPECT_LT(d32, 1e-6);
   EXPECT_LT(d48, 1e-6);
 }
@@ -268,8 +262,8 @@ TEST(AudioFrontendGolden, WavCapsTorchlibrosaLogMels) {
     const torch::Tensor ours = log_mel_spectrogram(as_batch(wav), fe.log_mel)[0];  // [1, T, M]
     const torch::Tensor expected = golden.tensor(c.tensor, torch::kFloat32);
     const DbComparison d = compare_db(ours, expected);
-    RecordProperty(c.tensor + "_max_abs_db_loud", frontend_number(d.max_loud));
-    RecordProperty(c.tensor + "_max_abs_db_all", frontend_number(d.max_all));
+    RecordProperty(c.tensor + "_max_abs_db_loud", testing::measured_difference(d.max_loud));
+    RecordProperty(c.tensor + "_max_abs_db_all", testing::measured_difference(d.max_all));
     EXPECT_LT(d.max_loud, 0.01) << c.tensor;
     EXPECT_LT(d.max_all, 1.0) << c.tensor;
     if (c.name == "silence") EXPECT_TRUE((ours == -100.0f).all().item<bool>());
@@ -297,8 +291,8 @@ TEST(AudioFrontendGolden, HuggingFaceFeatureExtractorInputFeatures) {
     const std::vector<float> wav = fit_clip_length(decode(dir / "audio_48k" / (name + ".flac"), 48000), fe.clip_samples, fe.padding);
     const torch::Tensor ours = log_mel_spectrogram(as_batch(wav), fe.log_mel)[0];
     const DbComparison d = compare_db(ours, golden.tensor(tensor, torch::kFloat32));
-    RecordProperty(tensor + "_max_abs_db_loud", frontend_number(d.max_loud));
-    RecordProperty(tensor + "_max_abs_db_all", frontend_number(d.max_all));
+    RecordProperty(tensor + "_max_abs_db_loud", testing::measured_difference(d.max_loud));
+    RecordProperty(tensor + "_max_abs_db_all", testing::measured_difference(d.max_all));
     EXPECT_LT(d.max_loud, 0.01) << tensor;
     EXPECT_LT(d.max_all, 1.0) << tensor;
     if (name == "silence") EXPECT_TRUE((ours == -100.0f).all().item<bool>());
@@ -325,8 +319,8 @@ TEST(AudioFrontendGolden, TenSecondModelInputs) {
       ASSERT_EQ(static_cast<int64_t>(wav.size()), f.fe.clip_samples) << rows[i];
       const torch::Tensor ours = log_mel_spectrogram(as_batch(wav), f.fe.log_mel)[0];
       const DbComparison d = compare_db(ours, golden[static_cast<int64_t>(i)]);
-      RecordProperty(f.dir + "_" + rows[i] + "_max_abs_db_loud", frontend_number(d.max_loud));
-      RecordProperty(f.dir + "_" + rows[i] + "_max_abs_db_all", frontend_number(d.max_all));
+      RecordProperty(f.dir + "_" + rows[i] + "_max_abs_db_loud", testing::measured_difference(d.max_loud));
+      RecordProperty(f.dir + "_" + rows[i] + "_max_abs_db_all", testing::measured_difference(d.max_all));
       EXPECT_LT(d.max_loud, 0.01) << f.dir << " " << rows[i];
       EXPECT_LT(d.max_all, 1.0) << f.dir << " " << rows[i];
     }

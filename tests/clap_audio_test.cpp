@@ -9,9 +9,6 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include <caffe2/serialize/inline_container.h>
-#include <torch/csrc/jit/serialization/export.h>
-#include <torch/csrc/jit/serialization/pickler.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -24,6 +21,7 @@
 #include "avgzsl/models/pretrained_weights.h"
 #include "golden_data.h"
 #include "temp_dir.h"
+#include "test_support.h"
 
 namespace avgzsl::models {
 namespace {
@@ -32,12 +30,6 @@ namespace clap_audio_test {
 namespace fs = std::filesystem;
 using testing::golden_clap_dir;
 
-// A measured difference for the test report (3 significant digits).
-std::string audio_number(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.3g", value);
-  return text;
-}
 using testing::TempDir;
 
 // 16 mels, a 64x64 image: grids 16, 8, 4 with window 4 (the last stage unshifted).
@@ -563,30 +555,10 @@ TEST(ClapAudioEncoderFolder, PaddingRulesFromThePreprocessorConfig) {
 }
 
 // A torch.save checkpoint {"model": state_dict, "epoch": 3} in a WavCaps folder beside BERT's
-// vocab.txt. Written with LibTorch's pickler (the zip layout of Python's torch.save) without its
-// TorchScript type tags, which Python's torch.save does not write either.
+// vocab.txt.
 void write_checkpoint_folder(const fs::path& dir, const std::string& file, const io::NamedTensors& tensors) {
   fs::create_directories(dir);
-  c10::Dict<std::string, at::Tensor> state;
-  for (const auto& [name, tensor] : tensors) state.insert(name, tensor);
-  c10::impl::GenericDict root(c10::StringType::get(), c10::AnyType::get());
-  root.insert("model", state);
-  root.insert("epoch", 3);
-  std::vector<char> pickle;
-  torch::jit::Pickler pickler([&](const char* data, size_t size) { pickle.insert(pickle.end(), data, data + size); },
-                              nullptr, nullptr, nullptr, nullptr, /*tag_aggregates=*/false);
-  pickler.protocol();
-  pickler.pushIValue(root);
-  pickler.stop();
-  std::ofstream out(dir / file, std::ios::binary);
-  {
-    caffe2::serialize::PyTorchStreamWriter writer([&](const void* data, size_t size) {
-      out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
-      return size;
-    });
-    torch::jit::writeArchiveAndTensors("data", pickle.data(), pickle.size(), pickler.tensorData(), writer);
-    writer.writeEndOfFile();
-  }
+  avgzsl::testing::save_torch_checkpoint(dir / file, tensors);
   std::ofstream(dir / "vocab.txt") << "[PAD]\n[UNK]\n[CLS]\n[SEP]\n";
 }
 
@@ -653,9 +625,9 @@ TEST(ClapAudioGolden, WavCapsHtsatFromGoldenLogMels) {
   const double d_pooled = max_diff(pooled, cases.tensor("htsat_embedding", torch::kFloat32));
   const double d_proj = max_diff(model->audio_projection(pooled), cases.tensor("audio_proj", torch::kFloat32));
   const double d_embeds = max_diff(model->embed(mel), cases.tensor("audio_embeds", torch::kFloat32));
-  RecordProperty("htsat_embedding_max_abs_diff", audio_number(d_pooled));
-  RecordProperty("audio_proj_max_abs_diff", audio_number(d_proj));
-  RecordProperty("audio_embeds_max_abs_diff", audio_number(d_embeds));
+  RecordProperty("htsat_embedding_max_abs_diff", testing::measured_difference(d_pooled));
+  RecordProperty("audio_proj_max_abs_diff", testing::measured_difference(d_proj));
+  RecordProperty("audio_embeds_max_abs_diff", testing::measured_difference(d_embeds));
   EXPECT_LT(d_pooled, 1e-4);
   EXPECT_LT(d_proj, 1e-4);
   EXPECT_LT(d_embeds, 1e-4);
@@ -674,8 +646,8 @@ TEST(ClapAudioGolden, WavCapsEndToEndFromFlac) {
   const torch::Tensor pooled = encoder.model()->audio_encoder(encoder.log_mel(clips));
   const double d_embeds = max_diff(embeds, cases.tensor("audio_embeds", torch::kFloat32));
   const double d_pooled = max_diff(pooled, cases.tensor("htsat_embedding", torch::kFloat32));
-  RecordProperty("e2e_audio_embeds_max_abs_diff", audio_number(d_embeds));
-  RecordProperty("e2e_htsat_embedding_max_abs_diff", audio_number(d_pooled));
+  RecordProperty("e2e_audio_embeds_max_abs_diff", testing::measured_difference(d_embeds));
+  RecordProperty("e2e_htsat_embedding_max_abs_diff", testing::measured_difference(d_pooled));
   EXPECT_LT(d_embeds, 2e-4);
   EXPECT_LT(d_pooled, 2e-4);
 }
@@ -696,9 +668,9 @@ TEST(ClapAudioGolden, HuggingFaceHtsatFromGoldenInputFeatures) {
   const double d_pooled = max_diff(pooled, cases.tensor("hf_pooler_output", torch::kFloat32));
   const double d_proj = max_diff(model->forward(features), cases.tensor("hf_audio_embeds", torch::kFloat32));
   const double d_norm = max_diff(model->embed(features), cases.tensor("hf_audio_embeds_normalized", torch::kFloat32));
-  RecordProperty("hf_pooler_output_max_abs_diff", audio_number(d_pooled));
-  RecordProperty("hf_audio_embeds_max_abs_diff", audio_number(d_proj));
-  RecordProperty("hf_audio_embeds_normalized_max_abs_diff", audio_number(d_norm));
+  RecordProperty("hf_pooler_output_max_abs_diff", testing::measured_difference(d_pooled));
+  RecordProperty("hf_audio_embeds_max_abs_diff", testing::measured_difference(d_proj));
+  RecordProperty("hf_audio_embeds_normalized_max_abs_diff", testing::measured_difference(d_norm));
   EXPECT_LT(d_pooled, 1e-4);
   EXPECT_LT(d_proj, 1e-4);
   EXPECT_LT(d_norm, 1e-4);
@@ -716,8 +688,8 @@ TEST(ClapAudioGolden, LaionNamedCheckpointMatchesItsHuggingFacePort) {
   const torch::Tensor features = cases.tensor("input_features", torch::kFloat32);
   const double d_pooled = max_diff(model->audio_encoder(features), cases.tensor("hf_pooler_output", torch::kFloat32));
   const double d_norm = max_diff(model->embed(features), cases.tensor("hf_audio_embeds_normalized", torch::kFloat32));
-  RecordProperty("laion_names_pooler_output_max_abs_diff", audio_number(d_pooled));
-  RecordProperty("laion_names_embeds_normalized_max_abs_diff", audio_number(d_norm));
+  RecordProperty("laion_names_pooler_output_max_abs_diff", testing::measured_difference(d_pooled));
+  RecordProperty("laion_names_embeds_normalized_max_abs_diff", testing::measured_difference(d_norm));
   EXPECT_LT(d_pooled, 1e-4);
   EXPECT_LT(d_norm, 1e-4);
   // End to end from the FLAC against LAION's own outputs (torchlibrosa front end inside).
@@ -726,8 +698,8 @@ TEST(ClapAudioGolden, LaionNamedCheckpointMatchesItsHuggingFacePort) {
   const double d_e2e = max_diff(encoder.embed(clips), cases.tensor("laion_audio_embeds_normalized", torch::kFloat32));
   const double d_e2e_pooled =
       max_diff(encoder.model()->audio_encoder(encoder.log_mel(clips)), cases.tensor("laion_embedding", torch::kFloat32));
-  RecordProperty("laion_e2e_embeds_max_abs_diff", audio_number(d_e2e));
-  RecordProperty("laion_e2e_embedding_max_abs_diff", audio_number(d_e2e_pooled));
+  RecordProperty("laion_e2e_embeds_max_abs_diff", testing::measured_difference(d_e2e));
+  RecordProperty("laion_e2e_embedding_max_abs_diff", testing::measured_difference(d_e2e_pooled));
   EXPECT_LT(d_e2e, 2e-4);
   EXPECT_LT(d_e2e_pooled, 2e-4);
 }
@@ -754,8 +726,8 @@ TEST(ClapAudioGolden, HuggingFaceFolderEndToEndFromFlac) {
   const double d_norm = max_diff(embeds, cases.tensor("hf_audio_embeds_normalized", torch::kFloat32));
   const double d_pooled =
       max_diff(encoder.model()->audio_encoder(encoder.log_mel(clips)), cases.tensor("hf_pooler_output", torch::kFloat32));
-  RecordProperty("hf_e2e_embeds_max_abs_diff", audio_number(d_norm));
-  RecordProperty("hf_e2e_pooler_max_abs_diff", audio_number(d_pooled));
+  RecordProperty("hf_e2e_embeds_max_abs_diff", testing::measured_difference(d_norm));
+  RecordProperty("hf_e2e_pooler_max_abs_diff", testing::measured_difference(d_pooled));
   EXPECT_LT(d_norm, 2e-4);
   EXPECT_LT(d_pooled, 2e-4);
 }

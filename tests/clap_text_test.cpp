@@ -4,8 +4,6 @@
 // and ClapTextEncoder (padding invariance, determinism, unit norm, one-line loader errors).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <caffe2/serialize/inline_container.h>
-#include <torch/csrc/jit/serialization/pickler.h>
 #include <torch/torch.h>
 
 #include <fstream>
@@ -119,38 +117,6 @@ fs::path write_hf_clap_dir(const fs::path& dir, const std::function<void(io::Nam
   return dir;
 }
 
-// What torch.save({"model": state_dict, "epoch": 3}, path) writes (zip: archive/data.pkl with
-// the tensors as persistent storage ids, archive/data/<key> holding their bytes), as WavCaps
-// releases HTSAT_BERT_zero_shot.pt. Written with LibTorch's own pickler and zip writer;
-// torch::pickle_save itself is not used: it tags dicts with torch.jit._pickle.restore_type_tag,
-// which torch.save never writes and our allow-listed reader refuses.
-void save_torch_checkpoint(const fs::path& path, const io::NamedTensors& tensors) {
-  c10::impl::GenericDict state(c10::StringType::get(), c10::TensorType::get());
-  for (const auto& [name, tensor] : tensors) state.insert(name, tensor.contiguous().clone());
-  c10::impl::GenericDict root(c10::StringType::get(), c10::AnyType::get());
-  root.insert("model", state);
-  root.insert("epoch", static_cast<int64_t>(3));
-  std::string pickle;
-  int64_t next_key = 0;
-  torch::jit::Pickler pickler([&](const char* data, size_t size) { pickle.append(data, size); }, nullptr, nullptr, nullptr,
-                              [&](const at::Tensor&) { return std::to_string(next_key++); }, /*tag_aggregates=*/false);
-  pickler.protocol();
-  pickler.pushIValue(root);
-  pickler.stop();
-  std::ofstream out(path, std::ios::binary);
-  caffe2::serialize::PyTorchStreamWriter writer([&](const void* data, size_t size) -> size_t {
-    out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
-    return size;
-  });
-  writer.writeRecord("data.pkl", pickle.data(), pickle.size());
-  const std::vector<at::Tensor>& storages = pickler.tensorData();  // in key order
-  for (size_t key = 0; key < storages.size(); ++key) {
-    const at::Storage& storage = storages[key].storage();
-    writer.writeRecord("data/" + std::to_string(key), storage.data(), storage.nbytes());
-  }
-  writer.writeEndOfFile();
-}
-
 // The WavCaps text tower's tensors from the fixture's BERT (no pooler: add_pooling_layer=False),
 // plus the stale position_ids buffer and audio tensors the text loader must not look at.
 io::NamedTensors wavcaps_tensors() {
@@ -170,7 +136,7 @@ fs::path write_wavcaps_dir(const fs::path& dir, const std::function<void(io::Nam
   fs::create_directories(dir);
   io::NamedTensors tensors = wavcaps_tensors();
   if (edit) edit(tensors);
-  save_torch_checkpoint(dir / "HTSAT_BERT_zero_shot.pt", tensors);
+  testing::save_torch_checkpoint(dir / "HTSAT_BERT_zero_shot.pt", tensors);
   write_wordpiece_vocab(dir);
   if (with_config) std::ofstream(dir / "config.json") << reference_metadata("bert_config").dump();
   return dir;
@@ -420,7 +386,7 @@ TEST(ClapTextWavCaps, InfersBertSizesFromTheShapes) {
   for (const auto& p : source->projection->named_parameters()) tensors.emplace_back(kWavCapsProjectionPrefix + p.key(), p.value().detach().clone());
   tensors.emplace_back("temp", torch::tensor(0.07f));
   testing::TempDir tmp;
-  save_torch_checkpoint(tmp / "HTSAT_BERT_zero_shot.pt", tensors);
+  testing::save_torch_checkpoint(tmp / "HTSAT_BERT_zero_shot.pt", tensors);
   write_wordpiece_vocab(tmp.path());
 
   const PretrainedWeights weights(tmp / "HTSAT_BERT_zero_shot.pt");

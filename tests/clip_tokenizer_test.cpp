@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "byte_symbols.h"
 #include "error_text.h"
 #include "golden_data.h"
 #include "temp_dir.h"
@@ -94,31 +95,7 @@ void expect_golden_cases(const ClipTokenizer& tokenizer) {
 
 // ---- tiny self-made vocabularies -------------------------------------------------------------
 
-// OpenAI's bytes_to_unicode(), in its order: the symbol each byte is written as.
-std::vector<std::string> byte_symbols() {
-  auto utf8 = [](char32_t cp) {
-    std::string s;
-    if (cp < 0x80) {
-      s.push_back(static_cast<char>(cp));
-    } else {
-      s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-    return s;
-  };
-  auto printable = [](int b) {
-    return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-  };
-  std::vector<std::string> symbols;
-  for (int b = 0; b < 256; ++b) {
-    if (printable(b)) symbols.push_back(utf8(static_cast<char32_t>(b)));
-  }
-  char32_t next = 256;
-  for (int b = 0; b < 256; ++b) {
-    if (!printable(b)) symbols.push_back(utf8(next++));
-  }
-  return symbols;
-}
+std::vector<std::string> byte_symbols() { return avgzsl::testing::gpt2_byte_symbols_in_table_order(); }
 
 using avgzsl::testing::TempDir;
 

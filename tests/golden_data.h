@@ -4,12 +4,21 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
+#include <string>
 
 namespace avgzsl::testing {
 
 inline std::filesystem::path golden_clip_dir() {
   return std::filesystem::path(AVGZSL_SHARED_DATA_DIR) / "golden" / "clip";
+}
+
+// A measured difference against golden data, for the test report (3 significant digits).
+inline std::string measured_difference(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3g", value);
+  return text;
 }
 
 inline std::filesystem::path golden_clap_dir() {

@@ -11,10 +11,13 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <torch/torch.h>
+#include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/serialization/pickler.h>
 
 #include "avgzsl/data/synthetic.h"
 #include "avgzsl/io/safetensors.h"
 #include "avgzsl/models/clip_model.h"
+#include "byte_symbols.h"
 
 namespace avgzsl::testing {
 namespace fs = std::filesystem;
@@ -33,45 +36,13 @@ Dataset tiny_dataset(uint64_t seed) {
 
 fs::path fixture_dir() { return AVGZSL_FIXTURE_DIR; }
 
-namespace {
-
-// GPT-2/CLIP's byte -> printable code point table, in vocabulary order.
-std::vector<int> byte_code_points() {
-  std::vector<int> bytes;
-  for (int b = '!'; b <= '~'; ++b) bytes.push_back(b);
-  for (int b = 0xA1; b <= 0xAC; ++b) bytes.push_back(b);
-  for (int b = 0xAE; b <= 0xFF; ++b) bytes.push_back(b);
-  std::vector<int> points(bytes.begin(), bytes.end());
-  int extra = 0;
-  for (int b = 0; b < 256; ++b) {
-    if (std::find(bytes.begin(), bytes.end(), b) == bytes.end()) {
-      bytes.push_back(b);
-      points.push_back(256 + extra++);
-    }
-  }
-  return points;
-}
-
-std::string utf8(int code_point) {
-  std::string s;
-  if (code_point < 0x80) {
-    s += static_cast<char>(code_point);
-  } else {
-    s += static_cast<char>(0xC0 | (code_point >> 6));
-    s += static_cast<char>(0x80 | (code_point & 0x3F));
-  }
-  return s;
-}
-
-}  // namespace
-
 void write_tiny_clip_dir(const fs::path& dir, uint64_t seed) {
   fs::create_directories(dir);
   nlohmann::json vocab = nlohmann::json::object();
   int64_t id = 0;
-  const std::vector<int> points = byte_code_points();
-  for (int p : points) vocab[utf8(p)] = id++;
-  for (int p : points) vocab[utf8(p) + "</w>"] = id++;
+  const std::vector<std::string> symbols = gpt2_byte_symbols_in_table_order();
+  for (const std::string& s : symbols) vocab[s] = id++;
+  for (const std::string& s : symbols) vocab[s + "</w>"] = id++;
   vocab["<|startoftext|>"] = id++;
   vocab["<|endoftext|>"] = id++;
   std::ofstream(dir / "vocab.json") << vocab.dump();
@@ -90,6 +61,36 @@ void write_tiny_clip_dir(const fs::path& dir, uint64_t seed) {
   io::NamedTensors tensors;
   for (const auto& p : model->named_parameters()) tensors.emplace_back(p.key(), p.value().detach().clone());
   io::save_safetensors(dir / "model.safetensors", tensors);
+}
+
+// Written with LibTorch's own pickler and zip writer. torch::pickle_save itself is not used: it
+// tags dicts with torch.jit._pickle.restore_type_tag, which torch.save never writes and our
+// allow-listed reader refuses.
+void save_torch_checkpoint(const fs::path& path, const io::NamedTensors& tensors) {
+  c10::impl::GenericDict state(c10::StringType::get(), c10::TensorType::get());
+  for (const auto& [name, tensor] : tensors) state.insert(name, tensor.contiguous().clone());
+  c10::impl::GenericDict root(c10::StringType::get(), c10::AnyType::get());
+  root.insert("model", state);
+  root.insert("epoch", static_cast<int64_t>(3));
+  std::string pickle;
+  int64_t next_key = 0;
+  torch::jit::Pickler pickler([&](const char* data, size_t size) { pickle.append(data, size); }, nullptr, nullptr, nullptr,
+                              [&](const at::Tensor&) { return std::to_string(next_key++); }, /*tag_aggregates=*/false);
+  pickler.protocol();
+  pickler.pushIValue(root);
+  pickler.stop();
+  std::ofstream out(path, std::ios::binary);
+  caffe2::serialize::PyTorchStreamWriter writer([&](const void* data, size_t size) -> size_t {
+    out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
+    return size;
+  });
+  writer.writeRecord("data.pkl", pickle.data(), pickle.size());
+  const std::vector<at::Tensor>& storages = pickler.tensorData();  // in key order
+  for (size_t key = 0; key < storages.size(); ++key) {
+    const at::Storage& storage = storages[key].storage();
+    writer.writeRecord("data/" + std::to_string(key), storage.data(), storage.nbytes());
+  }
+  writer.writeEndOfFile();
 }
 
 bool run_shell(const std::string& command) { return std::system(command.c_str()) == 0; }

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "avgzsl/data/dataset.h"
+#include "avgzsl/io/safetensors.h"
 #include "temp_dir.h"
 
 namespace avgzsl::testing {
@@ -19,6 +20,11 @@ std::filesystem::path fixture_dir();
 // 514 tokens (256 bytes, the same with "</w>", start and end; no merges): config.json,
 // model.safetensors, vocab.json, merges.txt. Image size 32, embedding size 16.
 void write_tiny_clip_dir(const std::filesystem::path& dir, uint64_t seed = 0);
+
+// What torch.save({"model": state_dict, "epoch": 3}, path) writes, as WavCaps releases
+// HTSAT_BERT_zero_shot.pt: the zip layout, archive/data.pkl with the tensors as persistent
+// storage ids, archive/data/<key> holding their bytes.
+void save_torch_checkpoint(const std::filesystem::path& path, const io::NamedTensors& tensors);
 
 // Runs `command` through the shell; true when it exits with 0.
 bool run_shell(const std::string& command);

@@ -21,6 +21,7 @@
 
 #include "avgzsl/preprocessing/roberta_tokenizer.h"
 #include "avgzsl/preprocessing/wordpiece_tokenizer.h"
+#include "byte_symbols.h"
 #include "error_text.h"
 #include "temp_dir.h"
 
@@ -60,26 +61,8 @@ void expect_file_error(F&& call, const fs::path& path, const std::string& proble
 
 // ---- RoBERTa vocabularies --------------------------------------------------------------------
 
-// GPT-2's bytes_to_unicode() written out: the symbol of byte `b`. Printable Latin-1 stands for
-// itself; the other bytes, in order, are U+0100 onwards (0x0A -> "Ċ" U+010A, ' ' -> "Ġ" U+0120).
-std::string byte_symbol(int b) {
-  auto printable = [](int c) {
-    return (c >= '!' && c <= '~') || (c >= 0xA1 && c <= 0xAC) || (c >= 0xAE && c <= 0xFF);
-  };
-  char32_t cp = static_cast<char32_t>(b);
-  if (!printable(b)) {
-    cp = 256;
-    for (int c = 0; c < b; ++c) cp += printable(c) ? 0 : 1;
-  }
-  std::string s;
-  if (cp < 0x80) {
-    s.push_back(static_cast<char>(cp));
-  } else {
-    s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-  return s;
-}
+using avgzsl::testing::gpt2_byte_symbol;
+std::string byte_symbol(int b) { return gpt2_byte_symbol(b); }
 
 const std::string kG = "\u0120";  // "Ġ", the symbol of a space
 const std::string kC = "\u010A";  // "Ċ", the symbol of '\n'

@@ -9,6 +9,7 @@
 #include "avgzsl/io/safetensors.h"
 #include "avgzsl/models/clap_text_encoder.h"
 #include "avgzsl/models/htsat.h"
+#include "byte_symbols.h"
 
 namespace avgzsl::testing {
 namespace fs = std::filesystem;
@@ -35,28 +36,6 @@ void add_with_prefix(io::NamedTensors& out, const std::string& prefix, torch::nn
   for (const auto& b : module.named_buffers()) out.emplace_back(prefix + b.key(), b.value().detach().clone());
 }
 
-// GPT-2's byte-to-unicode table: printable bytes map to themselves, the rest to 256 + n.
-std::string byte_symbol(int b) {
-  static std::vector<int> table = [] {
-    std::vector<int> t(256, -1);
-    int extra = 0;
-    for (int c = 0; c < 256; ++c) {
-      const bool printable = (c >= '!' && c <= '~') || (c >= 0xA1 && c <= 0xAC) || (c >= 0xAE && c <= 0xFF);
-      t[c] = printable ? c : 256 + extra++;
-    }
-    return t;
-  }();
-  const int p = table[b];
-  std::string s;
-  if (p < 0x80) {
-    s += static_cast<char>(p);
-  } else {
-    s += static_cast<char>(0xC0 | (p >> 6));
-    s += static_cast<char>(0x80 | (p & 0x3F));
-  }
-  return s;
-}
-
 }  // namespace
 
 void write_tiny_hf_clap_dir(const fs::path& dir, uint64_t seed) { write_random_hf_clap_dir(dir, tiny_htsat(), seed); }
@@ -65,7 +44,7 @@ void write_random_hf_clap_dir(const fs::path& dir, const models::HtsatConfig& au
   fs::create_directories(dir);
   nlohmann::json vocab = {{"<s>", 0}, {"<pad>", 1}, {"</s>", 2}, {"<unk>", 3}};
   int64_t id = 4;
-  for (int b = 0; b < 256; ++b) vocab[byte_symbol(b)] = id++;
+  for (int b = 0; b < 256; ++b) vocab[gpt2_byte_symbol(b)] = id++;
   vocab["<mask>"] = id++;
   std::ofstream(dir / "vocab.json") << vocab.dump();
   std::ofstream(dir / "merges.txt") << "#version: 0.2\n";
