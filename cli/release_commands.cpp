@@ -77,6 +77,7 @@ void add_export_command(CLI::App& app) {
     std::string data;
     std::string layout;
     std::string split = "cls_split";
+    std::string text_rows = "reference";
     std::string out;
     bool force = false;
   };
@@ -86,12 +87,21 @@ void add_export_command(CLI::App& app) {
   c->add_option("--data", args->data, "native dataset directory")->required();
   c->add_option("--layout", args->layout, layouts_text() + ": the release file names to use (default: the dataset's name)");
   c->add_option("--split", args->split, "class split folder name (default cls_split)");
+  c->add_option("--class-text", args->text_rows,
+                "how class-text vectors are keyed: reference (default; the reference's row rule reads back each class's "
+                "own vector, and an imported release is written back as it was) or by-name (each under its own display name)");
   c->add_option("--out", args->out, "release root to create")->required();
   c->add_flag("--force", args->force, "replace an existing directory");
   c->callback([args] {
     const Dataset d = load_dataset(args->data);
     const std::string layout = args->layout.empty() ? d.name : args->layout;
-    export_clipclap_release(d, args->out, layout, args->split, "cls_features_non_averaged", args->force);
+    const ClassTextRows rows = parse_class_text_rows(args->text_rows);
+    const int64_t moved = export_clipclap_release(d, args->out, layout, args->split, "cls_features_non_averaged", args->force, rows);
+    if (moved > 0) {
+      print_line(fmt::format("note: {} of {} class-text vectors are stored under another class's display name, so that "
+                             "the reference's row rule gives each class its own (--class-text by-name keys them by name)",
+                             moved, d.num_classes()));
+    }
     fmt::print("wrote {} in the ClipClap release layout ({} file names) to {}\n", d.name, layout, args->out);
   });
 }

@@ -12,11 +12,16 @@ jobs="${2:-1}"
 out=build-fuzz
 mkdir -p "$out/corpus" "$out/seeds"
 clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude \
-  fuzz/pickle_fuzzer.cpp src/io/python_pickle.cpp src/io/numpy_file.cpp -o "$out/pickle_fuzzer"
+  fuzz/pickle_fuzzer.cpp src/io/python_pickle.cpp src/io/torch_save_format.cpp src/io/numpy_file.cpp -o "$out/pickle_fuzzer"
 find tests/fixtures/clipclap_release \( -name '*.pkl' -o -name '*.npy' \) -size -64k -exec cp {} "$out/seeds/" \; 2>/dev/null || true
-# data.pkl of the checkpoint archives: the torch dialect
-for pt in tests/fixtures/clipclap_release/*.pt; do
-  unzip -p "$pt" '*/data.pkl' > "$out/seeds/$(basename "$pt" .pt).data.pkl" 2>/dev/null || true
+# data.pkl of the zip checkpoints (the torch dialect, with placeholders), and whole legacy-format
+# files (the legacy container: several pickles, then raw storages)
+for pt in tests/fixtures/clipclap_release/*.pt tests/fixtures/torch_save/*.pt; do
+  if unzip -l "$pt" > /dev/null 2>&1; then
+    unzip -p "$pt" '*/data.pkl' > "$out/seeds/$(basename "$pt" .pt).data.pkl" 2>/dev/null || true
+  elif [ "$(stat -c %s "$pt")" -le 65536 ]; then
+    cp "$pt" "$out/seeds/"
+  fi
 done
 parallel=()
 [ "$jobs" -gt 1 ] && parallel=(-jobs="$jobs" -workers="$jobs")  # libFuzzer then logs to fuzz-N.log

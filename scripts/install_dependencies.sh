@@ -13,6 +13,7 @@ packages=(
   libre2-dev libicu-dev   # Unicode-aware pre-tokenisation (RE2) and lower-casing (ICU) for the BPE tokenizers
   zlib1g-dev              # OpenAI's gzipped BPE vocabulary
   ffmpeg sox              # command-line tools the tests use to synthesise videos and audio
+  python3-torch python3-numpy  # tests only: the real torch.save and numpy write fixtures (never used at run time)
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 

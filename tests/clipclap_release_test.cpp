@@ -3,6 +3,7 @@
 // and against the real class splits in ../shared/data/avgzsl_splits when present.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -10,6 +11,7 @@
 #include "avgzsl/data/clipclap_release.h"
 #include "avgzsl/io/atomic_file.h"
 #include "avgzsl/io/csv_table.h"
+#include "avgzsl/io/numpy_file.h"
 #include "avgzsl/io/pickle_writer.h"
 #include "avgzsl/io/safetensors.h"
 #include "avgzsl/models/reference_checkpoint.h"
@@ -141,7 +143,8 @@ TEST(ClipClapImport, BadReleasesFailWithTheFileAndTheProblem) {
   const fs::path bad = testing::fixture_dir() / "clipclap_release/bad";
   const std::vector<std::pair<std::string, std::string>> bad_files = {
       {"truncated.pkl", "truncated"},
-      {"float64.pkl", "dtype <f8, expected float32"},
+      {"int64.pkl", "dtype <i8, expected float32"},
+      {"float64_out_of_range.pkl", "feature 1 (video 'b') holds 1e+39, outside float32's range"},
       {"hostile_global.pkl", "is not allowed"},
       {"shared_array.pkl", "more feature data than the file holds"},
       {"nan.pkl", "NaN or Inf"},
@@ -277,6 +280,118 @@ TEST(RealClassSplits, EverySplitParsesWithThePublishedClassCounts) {
   }
 }
 
+// A release under `dir` with the real class-split folder of `source`, tiny features (video i of
+// a class file: [i, class file number]) and one distinct text vector per display name
+// ([rank, -rank, 0.5] by sorted display name, so that the row rule's moves show). The videos are
+// release_index.json's; where the dataset ships none (VGGSound), two per class of each folder's
+// class list.
+ClipClapImportOptions write_real_release(const fs::path& source, const std::string& dataset, const std::string& split,
+                                         const fs::path& dir) {
+  const fs::path root = dir / dataset;
+  fs::create_directories(root);
+  fs::create_directory_symlink(fs::absolute(source / "class-split"), root / "class-split");
+  ClipClapImportOptions o;
+  o.root = root;
+  o.dataset = dataset;
+  o.split = split;
+  const ClipClapClassSplits cs = read_clipclap_class_splits(o);
+  json folders;
+  if (fs::exists(source / "release_index.json")) {
+    folders = json::parse(io::read_file(source / "release_index.json"))["folders"];
+  } else {
+    for (const char* folder : kVideoSplitNames) {
+      for (int64_t id : cs.class_splits.at(folder)) {
+        const std::string& cls = cs.classes[static_cast<size_t>(id)].name;
+        folders[folder][cls] = {cls + "_" + folder + "_0", cls + "_" + folder + "_1"};
+      }
+    }
+  }
+  const fs::path features = root / "features/cls_features_non_averaged";
+  float file_number = 0;
+  for (const auto& [folder, classes] : folders.items()) {
+    if (folder == "stage_2_train") continue;  // not a feature folder of the release
+    for (const auto& [cls, names] : classes.items()) {
+      file_number += 1;
+      io::PickleWriter w;
+      w.begin_dict();
+      w.str("features");
+      w.begin_list();
+      for (size_t i = 0; i < names.size(); ++i) {
+        const float vector[2] = {static_cast<float>(i), file_number};
+        w.float32_array(vector, {2});
+      }
+      w.end_list();
+      w.str("video_names");
+      w.begin_list();
+      for (const auto& n : names) w.bytes(n.get<std::string>());
+      w.end_list();
+      w.end_dict();
+      const std::string file = w.finish();
+      for (const char* modality : {"video", "audio"}) {
+        fs::create_directories(features / modality / folder);
+        std::ofstream(features / modality / folder / (cls + ".pkl"), std::ios::binary) << file;
+      }
+    }
+  }
+  std::vector<std::string> displays;
+  for (const ClassInfo& c : cs.classes) displays.push_back(c.display_name);
+  std::sort(displays.begin(), displays.end());
+  fs::create_directories(features / "text");
+  for (const char* prefix : {"word_embeddings_", "wavcaps_word_embeddings_"}) {
+    io::PickleWriter w;
+    w.begin_object_scalar();
+    w.begin_dict();
+    for (size_t rank = 0; rank < displays.size(); ++rank) {
+      w.str(displays[rank]);
+      const float vector[3] = {static_cast<float>(rank), -static_cast<float>(rank), 0.5f};
+      w.float32_array(vector, {3});
+    }
+    w.end_dict();
+    w.end_object_scalar();
+    std::string tag = dataset;
+    for (char& ch : tag) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    std::ofstream(features / "text" / (prefix + tag + "_normed.npy"), std::ios::binary) << io::npy_object_file(w.finish());
+  }
+  return o;
+}
+
+// {key: vector} of a class-text .npy.
+std::map<std::string, std::vector<float>> text_file_values(const fs::path& path) {
+  const std::string data = io::read_file(path);
+  const io::NpyObject npy = io::parse_npy_object(data, path.string());
+  const io::PickleDocument& doc = npy.document;
+  const io::PyValue& dict = doc.expect(npy.item, io::PyKind::kDict, "text");
+  std::map<std::string, std::vector<float>> out;
+  for (size_t i = 0; i + 1 < dict.items.size(); i += 2) {
+    const io::PyValue& a = doc.at(dict.items[i + 1]);
+    std::vector<float> v(a.text.size() / sizeof(float));
+    std::memcpy(v.data(), a.text.data(), a.text.size());
+    out[std::string(doc.text(dict.items[i], "key"))] = v;
+  }
+  return out;
+}
+
+void expect_same_dataset(const Dataset& a, const Dataset& b) {
+  ASSERT_EQ(a.num_classes(), b.num_classes());
+  for (int64_t c = 0; c < a.num_classes(); ++c) {
+    EXPECT_EQ(a.classes[c].name, b.classes[c].name);
+    EXPECT_EQ(a.classes[c].display_name, b.classes[c].display_name);
+  }
+  EXPECT_TRUE(torch::equal(a.clip_text, b.clip_text));
+  EXPECT_TRUE(torch::equal(a.clap_text, b.clap_text));
+  EXPECT_EQ(a.class_splits, b.class_splits);
+  for (const char* folder : kVideoSplitNames) {
+    const VideoSplit& v = a.video_split(folder);
+    const VideoSplit& w = b.video_split(folder);
+    ASSERT_EQ(v.size(), w.size()) << folder;
+    // Both read class files sorted by name, so rows come in the same order.
+    EXPECT_EQ(v.video_ids, w.video_ids) << folder;
+    EXPECT_TRUE(torch::equal(v.labels, w.labels)) << folder;
+    EXPECT_TRUE(torch::equal(v.visual, w.visual)) << folder;
+    EXPECT_TRUE(torch::equal(v.audio, w.audio)) << folder;
+  }
+}
+
 // Builds a release with the real class splits and the real per-folder video lists
 // (release_index.json), tiny random features, and imports it: the videos kept per folder must be
 // exactly the split CSV's rows whose class the split's list keeps.
@@ -287,53 +402,7 @@ TEST(RealClassSplits, ImportKeepsExactlyTheVideosOfListedClasses) {
     if (!fs::exists(source / "release_index.json")) continue;  // VGGSound ships no index
     SCOPED_TRACE(std::string(s.dataset) + "/" + s.split);
     testing::TempDir dir;
-    const fs::path root = dir / s.dataset;
-    fs::create_directories(root);
-    fs::create_directory_symlink(fs::absolute(source / "class-split"), root / "class-split");
-    const json index = json::parse(io::read_file(source / "release_index.json"));
-    const fs::path features = root / "features/cls_features_non_averaged";
-    const float vector[2] = {0.25f, -0.5f};
-    for (const auto& [folder, classes] : index["folders"].items()) {
-      if (folder == "stage_2_train") continue;  // not a feature folder of the release
-      for (const auto& [cls, names] : classes.items()) {
-        io::PickleWriter w;
-        w.begin_dict();
-        w.str("features");
-        w.begin_list();
-        for (size_t i = 0; i < names.size(); ++i) w.float32_array(vector, {2});
-        w.end_list();
-        w.str("video_names");
-        w.begin_list();
-        for (const auto& n : names) w.bytes(n.get<std::string>());
-        w.end_list();
-        w.end_dict();
-        const std::string file = w.finish();
-        for (const char* modality : {"video", "audio"}) {
-          fs::create_directories(features / modality / folder);
-          std::ofstream(features / modality / folder / (cls + ".pkl"), std::ios::binary) << file;
-        }
-      }
-    }
-    ClipClapImportOptions o;
-    o.root = root;
-    o.dataset = s.dataset;
-    o.split = s.split;
-    const ClipClapClassSplits cs = read_clipclap_class_splits(o);
-    fs::create_directories(features / "text");
-    for (const char* prefix : {"word_embeddings_", "wavcaps_word_embeddings_"}) {
-      io::PickleWriter w;
-      w.begin_object_scalar();
-      w.begin_dict();
-      for (const ClassInfo& c : cs.classes) {
-        w.str(c.display_name);
-        w.float32_array(vector, {2});
-      }
-      w.end_dict();
-      w.end_object_scalar();
-      std::string tag = s.dataset;
-      for (char& ch : tag) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      std::ofstream(features / "text" / (prefix + tag + "_normed.npy"), std::ios::binary) << io::npy_object_file(w.finish());
-    }
+    const ClipClapImportOptions o = write_real_release(source, s.dataset, s.split, dir.path());
     const Dataset d = import_clipclap_release(o).dataset;
     for (const char* folder : kVideoSplitNames) {
       const io::CsvTable csv = io::read_csv(source / "class-split" / s.split / (std::string(folder) + ".csv"));
@@ -355,6 +424,67 @@ TEST(RealClassSplits, ImportKeepsExactlyTheVideosOfListedClasses) {
     }
     if (std::string(s.dataset) == "UCF" && std::string(s.split) == "cls_split") {
       EXPECT_EQ(d.video_split("stage_2_test_unseen").size(), 845);  // 1267 listed, 3 of 9 classes dropped
+    }
+  }
+}
+
+// export(import(release)) rewrites the release's class-text files value for value, and
+// import(export(dataset)) is the dataset, on the real class lists of all three benchmarks (where
+// the reference's row rule moves 0, 8 and 205 classes' text).
+TEST(RealClassSplits, ExportInvertsTheRowRuleSoThatRoundTripsAreExact) {
+  if (!fs::exists(shared_splits())) GTEST_SKIP() << shared_splits() << " is absent";
+  for (const char* dataset : {"UCF", "ActivityNet", "VGGSound"}) {
+    SCOPED_TRACE(dataset);
+    testing::TempDir dir;
+    const ClipClapImportOptions o = write_real_release(shared_splits() / dataset, dataset, "cls_split", dir / "original");
+    const Dataset imported = import_clipclap_release(o).dataset;
+    const int64_t moved = export_clipclap_release(imported, dir / "exported" / dataset, dataset);
+    EXPECT_EQ(moved, std::string(dataset) == "UCF" ? 0 : std::string(dataset) == "ActivityNet" ? 8 : 205);
+    std::string tag = dataset;
+    for (char& ch : tag) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    for (const std::string prefix : {"word_embeddings_", "wavcaps_word_embeddings_"}) {
+      const fs::path relative = "features/cls_features_non_averaged/text/" + prefix + tag + "_normed.npy";
+      EXPECT_EQ(text_file_values(dir / "exported" / dataset / relative), text_file_values(o.root / relative)) << prefix;
+    }
+    ClipClapImportOptions back = o;
+    back.root = dir / "exported" / dataset;
+    expect_same_dataset(import_clipclap_release(back).dataset, imported);
+    // By name, each vector sits under its own class's display name instead.
+    EXPECT_EQ(export_clipclap_release(imported, dir / "by_name" / dataset, dataset, "cls_split", "cls_features_non_averaged",
+                                      false, ClassTextRows::kByName), 0);
+  }
+}
+
+// Releases stored as float16 or float64 import as float32: float64 exactly, float16 as its
+// values; the import says what it found.
+TEST(ClipClapImport, Float16AndFloat64ReleasesConvertToFloat32) {
+  ClipClapImportOptions o;
+  o.dataset = "UCF";
+  o.root = testing::fixture_dir() / "clipclap_release/release_p4/UCF";
+  const ClipClapImport reference = import_clipclap_release(o);
+  EXPECT_EQ(reference.stored_dtypes.video, std::set<std::string>{"float32"});
+  for (const std::string tree : {"release_f16_p2", "release_f16_p5", "release_f64_p3", "release_f64_p4"}) {
+    SCOPED_TRACE(tree);
+    const bool half = tree.find("f16") != std::string::npos;
+    const std::string dtype = half ? "float16" : "float64";
+    o.root = testing::fixture_dir() / "clipclap_release" / tree / "UCF";
+    const ClipClapImport imported = import_clipclap_release(o);
+    EXPECT_EQ(imported.stored_dtypes.video, std::set<std::string>{dtype});
+    EXPECT_EQ(imported.stored_dtypes.audio, std::set<std::string>{dtype});
+    EXPECT_EQ(imported.stored_dtypes.text, std::set<std::string>{dtype});
+    bool noted = false;
+    for (const std::string& note : imported.notes) noted |= note == "video features are stored as " + dtype + "; converted to float32";
+    EXPECT_TRUE(noted);
+    const auto as_stored = [&](const torch::Tensor& t) { return half ? t.to(torch::kFloat16).to(torch::kFloat32) : t; };
+    const Dataset& d = imported.dataset;
+    const Dataset& r = reference.dataset;
+    EXPECT_EQ(d.clip_text.scalar_type(), torch::kFloat32);
+    EXPECT_TRUE(torch::equal(d.clip_text, as_stored(r.clip_text)));
+    EXPECT_TRUE(torch::equal(d.clap_text, as_stored(r.clap_text)));
+    for (const char* folder : kVideoSplitNames) {
+      EXPECT_EQ(d.video_split(folder).video_ids, r.video_split(folder).video_ids) << folder;
+      EXPECT_TRUE(torch::equal(d.video_split(folder).visual, as_stored(r.video_split(folder).visual))) << folder;
+      EXPECT_TRUE(torch::equal(d.video_split(folder).audio, as_stored(r.video_split(folder).audio))) << folder;
     }
   }
 }

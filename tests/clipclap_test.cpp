@@ -114,7 +114,13 @@ TEST_F(ReferenceParity, TrainModeOutputsLossesGradientsAndOneAdamStep) {
   for (const auto& p : model->named_parameters()) expect_close(p.value().grad(), "grad." + p.key(), 1e-5);
   optimizer.step();
   // Parameters after the step and BatchNorm running statistics after two passes (batch and classes).
-  for (const auto& [name, t] : model->state_dict()) expect_close(t, "after_step." + name, 1e-5);
+  // A bias right before a BatchNorm has a zero gradient in exact arithmetic; what is left is
+  // rounding noise (|g| ~ 1e-9) whose sign depends on the BLAS kernel's summation order, and
+  // Adam's first step moves such a parameter by lr times that sign. Those may differ by 2 lr.
+  for (const auto& [name, t] : model->state_dict()) {
+    const bool noise_gradient = file->contains("grad." + name) && get("grad." + name).abs().max().item<double>() < 1e-6;
+    expect_close(t, "after_step." + name, noise_gradient ? 2e-3 + 1e-5 : 1e-5);
+  }
 }
 
 TEST(ClipClapLoss, HandComputedRegressionAndReconstruction) {

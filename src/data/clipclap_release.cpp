@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -16,6 +17,8 @@
 #include "avgzsl/io/numpy_file.h"
 #include "avgzsl/io/pickle_writer.h"
 #include "avgzsl/io/python_pickle.h"
+
+#include <c10/util/Half.h>
 
 namespace fs = std::filesystem;
 
@@ -119,12 +122,46 @@ ClassIndex read_class_index(const fs::path& path) {
   return make_class_index(std::move(names), path.string());
 }
 
-// Appends one float32 vector (1-D, or [1, D]) to `out`, checking dtype, size and values.
+// The float dtypes a release may store its vectors in: float32 as the reference's scripts write
+// it, float16 where CLIP ran in half precision (clip.load on CUDA) and nothing cast it, float64
+// where numpy promoted it. Returns the element size; 0 for any other dtype.
+int64_t float_item_size(const std::string& descr) {
+  if (descr.size() != 3 || (descr[0] != '<' && descr[0] != '>') || descr[1] != 'f') return 0;
+  return descr[2] == '2' || descr[2] == '4' || descr[2] == '8' ? descr[2] - '0' : 0;
+}
+
+std::string float_dtype_name(const std::string& descr) {
+  return descr[2] == '2' ? "float16" : descr[2] == '4' ? "float32" : "float64";
+}
+
+// Element `i` of little- or big-endian float data of `size` bytes, as a double.
+double float_element(std::string_view data, int64_t i, int64_t size, bool big_endian) {
+  unsigned char b[8];
+  std::memcpy(b, data.data() + i * size, static_cast<size_t>(size));
+  if (big_endian) std::reverse(b, b + size);
+  if (size == 2) {
+    uint16_t bits;
+    std::memcpy(&bits, b, 2);
+    return static_cast<float>(c10::Half(bits, c10::Half::from_bits()));
+  }
+  if (size == 4) {
+    float f;
+    std::memcpy(&f, b, 4);
+    return f;
+  }
+  double d;
+  std::memcpy(&d, b, 8);
+  return d;
+}
+
+// Appends one vector (1-D, or [1, D]) of float16, float32 or float64 to `out` as float32,
+// checking dtype, size and values; records the stored dtype in `dtypes`.
 void append_vector(const io::PickleDocument& doc, io::PyIndex index, int64_t& dim, std::vector<float>& out,
-                   const std::string& what) {
+                   const std::string& what, std::set<std::string>& dtypes) {
   const io::PyValue& a = doc.expect(index, io::PyKind::kArray, what);
-  if (a.dtype != "<f4" && a.dtype != ">f4") {
-    throw std::runtime_error(doc.source() + ": " + what + " has dtype " + a.dtype + ", expected float32");
+  const int64_t item = float_item_size(a.dtype);
+  if (item == 0) {
+    throw std::runtime_error(doc.source() + ": " + what + " has dtype " + a.dtype + ", expected float32 (or float16, float64)");
   }
   if (!(a.shape.size() == 1 || (a.shape.size() == 2 && a.shape[0] == 1))) {
     throw std::runtime_error(doc.source() + ": " + what + " is not a vector (" + std::to_string(a.shape.size()) + "-D)");
@@ -134,15 +171,20 @@ void append_vector(const io::PickleDocument& doc, io::PyIndex index, int64_t& di
   if (n != dim || n == 0) {
     throw std::runtime_error(doc.source() + ": " + what + " has " + std::to_string(n) + " values, expected " + std::to_string(dim));
   }
+  dtypes.insert(float_dtype_name(a.dtype));
   const size_t start = out.size();
   out.resize(start + static_cast<size_t>(n));
-  std::memcpy(out.data() + start, a.text.data(), static_cast<size_t>(n) * sizeof(float));
-  if (a.dtype[0] == '>') {
-    for (size_t i = start; i < out.size(); ++i) {
-      uint32_t bits;
-      std::memcpy(&bits, &out[i], 4);
-      bits = __builtin_bswap32(bits);
-      std::memcpy(&out[i], &bits, 4);
+  const bool big_endian = a.dtype[0] == '>';
+  if (item == 4 && !big_endian) {
+    std::memcpy(out.data() + start, a.text.data(), static_cast<size_t>(n) * sizeof(float));  // the common case: one copy
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      const double v = float_element(a.text, i, item, big_endian);
+      if (std::isfinite(v) && std::abs(v) > std::numeric_limits<float>::max()) {
+        throw std::runtime_error(doc.source() + ": " + what + " holds " + fmt::format("{:g}", v) +
+                                 ", outside float32's range");
+      }
+      out[start + static_cast<size_t>(i)] = static_cast<float>(v);
     }
   }
   for (size_t i = start; i < out.size(); ++i) {
@@ -157,7 +199,7 @@ struct ClassFile {
   int64_t unnamed_extra = 0;  // names beyond the features (dropped, as read_features pairs by position)
 };
 
-ClassFile read_class_file(const fs::path& path, int64_t& dim, int64_t& bytes_read) {
+ClassFile read_class_file(const fs::path& path, int64_t& dim, int64_t& bytes_read, std::set<std::string>& dtypes) {
   const std::string data = io::read_file(path);
   bytes_read += static_cast<int64_t>(data.size());
   const io::PickleDocument doc = io::parse_pickle(data, path.string());
@@ -165,22 +207,24 @@ ClassFile read_class_file(const fs::path& path, int64_t& dim, int64_t& bytes_rea
   ClassFile file;
   const io::PyIndex features = doc.get(dict, "features");
   const io::PyValue& fv = doc.at(features);
-  if (fv.kind == io::PyKind::kArray && fv.shape.size() == 2 && io::numpy_item_size(fv.dtype) == 4) {
+  if (fv.kind == io::PyKind::kArray && fv.shape.size() == 2 && float_item_size(fv.dtype) > 0) {
     throw std::runtime_error(path.string() + ": 'features' is one 2-D array; expected a list of vectors");
   }
   const std::vector<io::PyIndex>& vectors = doc.sequence(features, "'features'");
   if (dim > 0 && vectors.size() <= data.size() / (static_cast<size_t>(dim) * sizeof(float))) {
     file.values.reserve(vectors.size() * static_cast<size_t>(dim));  // no regrowth on the hot path
   }
+  const std::vector<io::PyIndex>& names = doc.sequence(doc.get(dict, "video_names"), "'video_names'");
   for (size_t i = 0; i < vectors.size(); ++i) {
-    append_vector(doc, vectors[i], dim, file.values, "feature " + std::to_string(i));
+    std::string what = "feature " + std::to_string(i);
+    if (i < names.size()) what += " (video '" + std::string(doc.text(names[i], "video name " + std::to_string(i))) + "')";
+    append_vector(doc, vectors[i], dim, file.values, what, dtypes);
   }
   // A real file stores every vector's bytes; one array referenced many times would let a small
   // file claim unbounded memory.
   if (file.values.size() * sizeof(float) > data.size()) {
     throw std::runtime_error(path.string() + ": more feature data than the file holds (one array referenced many times?)");
   }
-  const std::vector<io::PyIndex>& names = doc.sequence(doc.get(dict, "video_names"), "'video_names'");
   if (names.size() < vectors.size()) {
     throw std::runtime_error(path.string() + ": " + std::to_string(vectors.size()) + " features but only " +
                              std::to_string(names.size()) + " video names");
@@ -211,7 +255,7 @@ struct TextEmbeddings {
   int64_t dim = 0;
 };
 
-TextEmbeddings read_text_embeddings(const fs::path& path, int64_t& bytes_read) {
+TextEmbeddings read_text_embeddings(const fs::path& path, int64_t& bytes_read, std::set<std::string>& dtypes) {
   if (!fs::is_regular_file(path)) throw std::runtime_error(path.string() + ": file not found");
   const std::string data = io::read_file(path);
   bytes_read += static_cast<int64_t>(data.size());
@@ -223,7 +267,7 @@ TextEmbeddings read_text_embeddings(const fs::path& path, int64_t& bytes_read) {
   for (size_t i = 0; i + 1 < dict.items.size(); i += 2) {
     std::string key(doc.text(dict.items[i], "a key"));
     std::vector<float> v;
-    append_vector(doc, dict.items[i + 1], text.dim, v, "the embedding of '" + key + "'");
+    append_vector(doc, dict.items[i + 1], text.dim, v, "the embedding of '" + key + "'", dtypes);
     entries.emplace_back(std::move(key), std::move(v));
   }
   if (entries.empty()) throw std::runtime_error(path.string() + ": no embeddings");
@@ -370,11 +414,11 @@ ClipClapImport import_clipclap_release(const ClipClapImportOptions& options,
   // Text embeddings.
   const fs::path clip_path = feature_dir / "text" / ("word_embeddings_" + layout.text_tag + "_normed.npy");
   const fs::path clap_path = feature_dir / "text" / ("wavcaps_word_embeddings_" + layout.text_tag + "_normed.npy");
-  const TextEmbeddings clip = read_text_embeddings(clip_path, result.bytes_read);
+  const TextEmbeddings clip = read_text_embeddings(clip_path, result.bytes_read, result.stored_dtypes.text);
   ds.clip_text = class_text_matrix(clip, classes, display_to_class, options.text_rows, clip_path, notes);
   ds.clip_dim = clip.dim;
   if (fs::exists(clap_path)) {
-    const TextEmbeddings clap = read_text_embeddings(clap_path, result.bytes_read);
+    const TextEmbeddings clap = read_text_embeddings(clap_path, result.bytes_read, result.stored_dtypes.text);
     ds.clap_text = class_text_matrix(clap, classes, display_to_class, options.text_rows, clap_path, notes);
     ds.clap_dim = clap.dim;
   } else {
@@ -408,8 +452,8 @@ ClipClapImport import_clipclap_release(const ClipClapImportOptions& options,
       const std::string stem = video_path.stem().string();
       const int64_t id = classes.at(stem, video_path);
       const fs::path audio_path = feature_dir / "audio" / folder / video_path.filename();
-      ClassFile v = read_class_file(video_path, ds.visual_dim, result.bytes_read);
-      ClassFile a = read_class_file(audio_path, ds.audio_dim, result.bytes_read);
+      ClassFile v = read_class_file(video_path, ds.visual_dim, result.bytes_read, result.stored_dtypes.video);
+      ClassFile a = read_class_file(audio_path, ds.audio_dim, result.bytes_read, result.stored_dtypes.audio);
       done += 2;
       if (progress) progress(done, total);
       if (v.names != a.names) {
@@ -451,6 +495,14 @@ ClipClapImport import_clipclap_release(const ClipClapImportOptions& options,
     ds.video_splits[folder] = std::move(split);
   }
 
+  for (const auto& [what, dtypes] : {std::pair{"video features", &result.stored_dtypes.video},
+                                     std::pair{"audio features", &result.stored_dtypes.audio},
+                                     std::pair{"class-text embeddings", &result.stored_dtypes.text}}) {
+    if (*dtypes == std::set<std::string>{"float32"}) continue;
+    std::string names;
+    for (const std::string& d : *dtypes) names += (names.empty() ? "" : " and ") + d;
+    notes.push_back(fmt::format("{} are stored as {}; converted to float32", what, names));
+  }
   ds.name = layout.name;
   ds.description = fmt::format("imported from the ClipClap-GZSL feature release at {} ({}, features {}, class text rows: {})",
                                fs::absolute(options.root).lexically_normal().string(), options.split, options.features,
@@ -481,10 +533,28 @@ std::string pickled_class_file(const VideoSplit& split, const torch::Tensor& fea
   return w.finish();
 }
 
-std::string text_npy(const Dataset& ds, const torch::Tensor& text) {
-  std::vector<std::string> names;
-  for (const ClassInfo& c : ds.classes) names.push_back(c.display_name);
-  return class_text_npy(names, text);
+// The display name each class's text vector is written under. By name: its own. Under the
+// reference's row rule, the reader gives the class of folder-name rank r the vector stored under
+// the display name of rank r, so the vector of that class is written there: the reference (and
+// `import-clipclap` by default) then reads back exactly the vectors the dataset holds, and a
+// release that was imported under that rule is written back value for value. `moved` counts the
+// classes whose vector is stored under another class's display name.
+std::vector<std::string> text_keys(const Dataset& ds, ClassTextRows rows, int64_t& moved) {
+  std::vector<std::string> keys;
+  for (const ClassInfo& c : ds.classes) keys.push_back(c.display_name);
+  moved = 0;
+  if (rows == ClassTextRows::kByName) return keys;
+  std::vector<size_t> by_folder(ds.classes.size());
+  for (size_t i = 0; i < by_folder.size(); ++i) by_folder[i] = i;
+  std::sort(by_folder.begin(), by_folder.end(), [&](size_t a, size_t b) { return ds.classes[a].name < ds.classes[b].name; });
+  std::vector<std::string> sorted_displays = keys;
+  std::sort(sorted_displays.begin(), sorted_displays.end());
+  for (size_t rank = 0; rank < by_folder.size(); ++rank) {
+    const size_t c = by_folder[rank];
+    moved += keys[c] != sorted_displays[rank];
+    keys[c] = sorted_displays[rank];
+  }
+  return keys;
 }
 
 std::string lines(const std::vector<std::string>& names) {
@@ -511,8 +581,8 @@ std::string class_text_npy(const std::vector<std::string>& names, const torch::T
   return io::npy_object_file(w.finish());
 }
 
-void export_clipclap_release(const Dataset& ds, const fs::path& root, const std::string& layout_name, const std::string& split,
-                             const std::string& features, bool replace_existing) {
+int64_t export_clipclap_release(const Dataset& ds, const fs::path& root, const std::string& layout_name, const std::string& split,
+                                const std::string& features, bool replace_existing, ClassTextRows text_rows) {
   const ReleaseLayout& layout = find_layout(layout_name);
   validate_dataset(ds, "dataset '" + ds.name + "'");
   if (ds.clip_dim == 0) throw std::invalid_argument("dataset '" + ds.name + "' has no CLIP class text, which the release layout requires");
@@ -580,11 +650,16 @@ void export_clipclap_release(const Dataset& ds, const fs::path& root, const std:
     }
   }
   fs::create_directories(feature_dir / "text");
-  io::write_file_atomically(feature_dir / "text" / ("word_embeddings_" + layout.text_tag + "_normed.npy"), text_npy(ds, ds.clip_text));
+  int64_t moved = 0;
+  const std::vector<std::string> keys = text_keys(ds, text_rows, moved);
+  io::write_file_atomically(feature_dir / "text" / ("word_embeddings_" + layout.text_tag + "_normed.npy"),
+                            class_text_npy(keys, ds.clip_text));
   if (ds.clap_dim > 0) {
-    io::write_file_atomically(feature_dir / "text" / ("wavcaps_word_embeddings_" + layout.text_tag + "_normed.npy"), text_npy(ds, ds.clap_text));
+    io::write_file_atomically(feature_dir / "text" / ("wavcaps_word_embeddings_" + layout.text_tag + "_normed.npy"),
+                              class_text_npy(keys, ds.clap_text));
   }
   staged.commit();
+  return moved;
 }
 
 }  // namespace avgzsl

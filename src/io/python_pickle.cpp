@@ -25,6 +25,7 @@ const char* to_string(PyKind kind) {
     case PyKind::kArray: return "numpy array";
     case PyKind::kStorage: return "torch storage";
     case PyKind::kTensor: return "torch tensor";
+    case PyKind::kObject: return "object";
   }
   return "?";
 }
@@ -55,13 +56,14 @@ enum Op : uint8_t {
   BINBYTES = 'B', SHORT_BINBYTES = 'C',
   PROTO = 0x80, NEWOBJ = 0x81, TUPLE1 = 0x85, TUPLE2 = 0x86, TUPLE3 = 0x87, NEWTRUE = 0x88,
   NEWFALSE = 0x89, LONG1 = 0x8a, LONG4 = 0x8b, SHORT_BINUNICODE = 0x8c, BINUNICODE8 = 0x8d,
-  BINBYTES8 = 0x8e, EMPTY_SET = 0x8f, STACK_GLOBAL = 0x93, MEMOIZE = 0x94, FRAME = 0x95,
+  BINBYTES8 = 0x8e, EMPTY_SET = 0x8f, ADDITEMS = 0x90, FROZENSET = 0x91, NEWOBJ_EX = 0x92,
+  STACK_GLOBAL = 0x93, MEMOIZE = 0x94, FRAME = 0x95,
   BYTEARRAY8 = 0x96, NEXT_BUFFER = 0x97, READONLY_BUFFER = 0x98,
 };
 
 // The only globals a pickle may name. Each maps to a reconstruction in Unpickler::reduce.
-enum class Global { kReconstruct, kNdarray, kDType, kFromBuffer, kCodecsEncode, kOrderedDict,
-                    kRebuildTensor, kRebuildParameter };
+enum class Global { kReconstruct, kNdarray, kDType, kFromBuffer, kScalar, kCodecsEncode, kOrderedDict,
+                    kRebuildTensor, kRebuildParameter, kRebuildFromType, kSize };
 
 struct AllowedGlobal {
   const char* name;
@@ -76,10 +78,15 @@ constexpr AllowedGlobal kAllowedGlobals[] = {
     {"numpy.dtype", Global::kDType, false},
     {"numpy.core.numeric._frombuffer", Global::kFromBuffer, false},
     {"numpy._core.numeric._frombuffer", Global::kFromBuffer, false},
+    {"numpy.core.multiarray.scalar", Global::kScalar, false},  // np.float64(...) etc.
+    {"numpy._core.multiarray.scalar", Global::kScalar, false},
     {"_codecs.encode", Global::kCodecsEncode, false},  // bytes under protocol 2
     {"collections.OrderedDict", Global::kOrderedDict, false},
     {"torch._utils._rebuild_tensor_v2", Global::kRebuildTensor, true},
     {"torch._utils._rebuild_parameter", Global::kRebuildParameter, true},
+    {"torch._utils._rebuild_parameter_with_state", Global::kRebuildParameter, true},
+    {"torch._tensor._rebuild_from_type_v2", Global::kRebuildFromType, true},  // tensors with Python attributes
+    {"torch.Size", Global::kSize, true},
     // and the torch storage classes of storage_descr() below
 };
 
@@ -108,6 +115,7 @@ class Unpickler {
     data_budget_ = 4 * static_cast<int64_t>(data.size()) + 65536;
   }
 
+  size_t end() const { return pos_; }
   PickleDocument run() {
     while (true) {
       op_start_ = pos_;
@@ -223,8 +231,17 @@ class Unpickler {
     push(it->second);
   }
 
+  // LONG1/LONG4: an int beyond 64 bits becomes a placeholder (a checkpoint may hold one in a
+  // part nobody reads; torch's legacy magic number is one).
+  void push_long(uint64_t n) {
+    if (n > 8) {
+      read_bytes(n);
+      push(placeholder("int beyond 64 bits"));
+      return;
+    }
+    push(add_scalar(PyKind::kInt, read_long(n)));
+  }
   int64_t read_long(uint64_t n) {
-    if (n > 8) fail("integer of " + std::to_string(n) + " bytes is out of range");
     if (n == 0) return 0;
     uint64_t v = read_le(static_cast<size_t>(n));
     if (n < 8 && (v >> (8 * n - 1)) & 1) v |= ~uint64_t{0} << (8 * n);  // sign-extend
@@ -233,11 +250,13 @@ class Unpickler {
 
   void append_items(PyIndex target, const std::vector<PyIndex>& items) {
     PyValue& t = value(target);
+    if (t.kind == PyKind::kObject) return;  // a placeholder list subclass or set: items dropped
     if (t.kind != PyKind::kList) fail(std::string("APPEND to a ") + to_string(t.kind));
     t.items.insert(t.items.end(), items.begin(), items.end());
   }
   void set_items(PyIndex target, const std::vector<PyIndex>& items) {
     PyValue& t = value(target);
+    if (t.kind == PyKind::kObject) return;  // a placeholder dict subclass: items dropped
     if (t.kind != PyKind::kDict) fail(std::string("SETITEM on a ") + to_string(t.kind));
     if (items.size() % 2 != 0) fail("SETITEMS with an odd number of values");
     t.items.insert(t.items.end(), items.begin(), items.end());
@@ -246,9 +265,11 @@ class Unpickler {
   void push_global(std::string name) {
     bool allowed = options_.torch_archive && storage_descr(name) != nullptr;
     for (const AllowedGlobal& g : kAllowedGlobals) allowed |= name == g.name && (!g.torch_only || options_.torch_archive);
-    if (!allowed) fail("global '" + name + "' is not allowed");
-    push(add_owned_text(PyKind::kGlobal, std::move(name)));
+    if (!allowed && !options_.placeholders) fail("global '" + name + "' is not allowed");
+    push(add_owned_text(allowed ? PyKind::kGlobal : PyKind::kObject, std::move(name)));
   }
+  // An inert stand-in for what a call of a placeholder class would have made.
+  PyIndex placeholder(std::string_view class_name) { return add_text(PyKind::kObject, class_name); }
   Global global_of(PyIndex i) const {
     const PyValue& v = doc_.values_[i];
     if (v.kind != PyKind::kGlobal) fail(std::string("call of a ") + to_string(v.kind));
@@ -300,8 +321,10 @@ class Unpickler {
     a.complete = true;
   }
 
-  // REDUCE: callable(*args) for the allowed callables only.
-  PyIndex reduce(PyIndex callable, PyIndex args_index) {
+  // REDUCE: callable(*args) for the allowed callables only; a placeholder class gives a
+  // placeholder instance, and nothing runs.
+  PyIndex reduce(PyIndex callable, PyIndex args_index, int depth = 0) {
+    if (doc_.values_[callable].kind == PyKind::kObject) return placeholder(doc_.values_[callable].text);
     const PyValue& args = doc_.values_[args_index];
     if (args.kind != PyKind::kTuple) fail("REDUCE arguments are not a tuple");
     switch (global_of(callable)) {
@@ -362,14 +385,60 @@ class Unpickler {
         t.dtype = doc_.values_[args.items[0]].dtype;
         return add(std::move(t));
       }
-      case Global::kRebuildParameter: {  // (tensor, requires_grad, hooks)
+      case Global::kRebuildParameter: {  // (tensor, requires_grad, hooks[, state])
         arg(args, 0, PyKind::kTensor, "0 of _rebuild_parameter");
         return args.items[0];
+      }
+      case Global::kRebuildFromType: {  // (func, type, func_args, state): func(*func_args); the type's state is dropped
+        if (depth > 0) fail("nested _rebuild_from_type_v2");
+        if (args.items.size() < 3) fail("_rebuild_from_type_v2 with fewer than 3 arguments");
+        return reduce(args.items[0], args.items[2], depth + 1);
+      }
+      case Global::kSize: {  // torch.Size((d0, d1, ...)) -> the tuple
+        const PyValue& dims = arg(args, 0, PyKind::kTuple, "0 of torch.Size");
+        int_tuple(dims, "torch.Size");
+        return args.items[0];
+      }
+      case Global::kScalar: {  // scalar(dtype, raw bytes): a numpy scalar such as np.float64(0.5)
+        const PyValue& dtype = arg(args, 0, PyKind::kDType, "0 of numpy scalar");
+        if (args.items.size() < 2) fail("numpy scalar without data");
+        const PyValue& raw = doc_.values_[args.items[1]];
+        if (raw.kind != PyKind::kBytes && raw.kind != PyKind::kStr) fail("numpy scalar data is not bytes");
+        return add_numpy_scalar(dtype.text, raw.text);
       }
       case Global::kNdarray:
         break;
     }
     fail("REDUCE of '" + std::string(doc_.values_[callable].text) + "' is not supported");
+  }
+
+  // A numpy scalar of a little-endian (or single-byte) numeric dtype as a Python int or float;
+  // other dtypes become placeholders.
+  PyIndex add_numpy_scalar(std::string_view descr, std::string_view raw) {
+    const int64_t size = numpy_item_size(descr);
+    if (size <= 0 || static_cast<int64_t>(raw.size()) != size) fail("numpy scalar of " + std::to_string(raw.size()) + " bytes for dtype " + std::string(descr));
+    if (descr[0] == '>' && size > 1) return placeholder("numpy big-endian scalar");
+    const char kind = descr[1];
+    uint64_t bits = 0;
+    std::memcpy(&bits, raw.data(), static_cast<size_t>(std::min<int64_t>(size, 8)));
+    PyValue v;
+    if (kind == 'f' && size == 8) {
+      v.kind = PyKind::kFloat;
+      std::memcpy(&v.real, &bits, 8);
+    } else if (kind == 'f' && size == 4) {
+      float f;
+      std::memcpy(&f, &bits, 4);
+      v.kind = PyKind::kFloat;
+      v.real = f;
+    } else if (kind == 'i' || kind == 'u' || kind == 'b') {
+      v.kind = kind == 'b' ? PyKind::kBool : PyKind::kInt;
+      if (kind == 'i' && size < 8 && (bits >> (8 * size - 1)) & 1) bits |= ~uint64_t{0} << (8 * size);
+      if (kind == 'u' && size == 8 && (bits >> 63)) return placeholder("numpy uint64 beyond int64");
+      v.integer = static_cast<int64_t>(bits);
+    } else {
+      return placeholder("numpy." + std::string(descr) + " scalar");
+    }
+    return add(std::move(v));
   }
 
   std::string latin1_from_utf8(std::string_view s) {
@@ -390,10 +459,13 @@ class Unpickler {
     return out;
   }
 
-  // BUILD: sets the state of an array or a dtype.
+  // BUILD: sets the state of an array or a dtype. The state of a dict (an OrderedDict's
+  // attributes, such as a state_dict's `_metadata`), a tensor (its Python attributes) or a
+  // placeholder is not needed by any reader and is dropped.
   void build(PyIndex target, PyIndex state_index) {
     PyValue& t = value(target);
     const PyValue& state = doc_.values_[state_index];
+    if (t.kind == PyKind::kDict || t.kind == PyKind::kTensor || t.kind == PyKind::kObject) return;
     if (t.kind == PyKind::kDType) {
       // (version, byteorder, subarray, names, fields, elsize, alignment, flags[, metadata])
       if (state.kind != PyKind::kTuple || state.items.size() < 2) fail("dtype state is not a tuple");
@@ -435,11 +507,13 @@ class Unpickler {
     fail(std::string("BUILD on a ") + to_string(t.kind));
   }
 
-  // BINPERSID in a torch.save data.pkl: ('storage', storage_class, key, location, numel).
+  // BINPERSID in a torch.save data.pkl: ('storage', storage_class, key, location, numel), and
+  // in the legacy format ('storage', storage_class, root_key, location, root_numel, view) with
+  // view None or (view_key, element_offset, view_numel).
   PyIndex persistent_load(PyIndex pid_index) {
     if (!options_.torch_archive) fail("persistent id outside a torch archive");
     const PyValue& pid = doc_.values_[pid_index];
-    if (pid.kind != PyKind::kTuple || pid.items.size() != 5) fail("persistent id is not a 5-tuple");
+    if (pid.kind != PyKind::kTuple || (pid.items.size() != 5 && pid.items.size() != 6)) fail("persistent id is not a 5- or 6-tuple");
     const PyValue& tag = arg(pid, 0, PyKind::kStr, "0 of persistent id");
     if (tag.text != "storage") fail("persistent id tag '" + std::string(tag.text) + "'");
     const PyValue& cls = arg(pid, 1, PyKind::kGlobal, "1 of persistent id");
@@ -453,6 +527,14 @@ class Unpickler {
     s.text = key.text;
     s.dtype = descr;
     s.integer = numel.integer;
+    if (pid.items.size() == 6 && doc_.values_[pid.items[5]].kind != PyKind::kNone) {
+      const PyValue& view = doc_.values_[pid.items[5]];
+      if (view.kind != PyKind::kTuple || view.items.size() != 3) fail("storage view metadata is not a 3-tuple");
+      const int64_t offset = arg(view, 1, PyKind::kInt, "1 of storage view").integer;
+      const int64_t size = arg(view, 2, PyKind::kInt, "2 of storage view").integer;
+      if (offset < 0 || size < 0 || offset > numel.integer || size > numel.integer - offset) fail("storage view outside its root storage");
+      s.view_offset = offset;
+    }
     return add(std::move(s));
   }
 
@@ -474,8 +556,8 @@ class Unpickler {
       case BININT: push(add_scalar(PyKind::kInt, static_cast<int32_t>(read_le(4)))); return;
       case BININT1: push(add_scalar(PyKind::kInt, read_u8())); return;
       case BININT2: push(add_scalar(PyKind::kInt, static_cast<int64_t>(read_le(2)))); return;
-      case LONG1: push(add_scalar(PyKind::kInt, read_long(read_u8()))); return;
-      case LONG4: push(add_scalar(PyKind::kInt, read_long(read_le(4)))); return;
+      case LONG1: push_long(read_u8()); return;
+      case LONG4: push_long(read_le(4)); return;
       case BINFLOAT: {
         const uint64_t bits = read_le(8);
         uint64_t be = 0;  // BINFLOAT is big-endian
@@ -566,6 +648,26 @@ class Unpickler {
         push(reduce(callable, args));
         return;
       }
+      case NEWOBJ: {  // cls.__new__(cls, *args): only placeholders, nothing allowed is built this way
+        pop();
+        const PyIndex cls = pop();
+        push(new_object(cls));
+        return;
+      }
+      case NEWOBJ_EX: {
+        pop();
+        pop();
+        const PyIndex cls = pop();
+        push(new_object(cls));
+        return;
+      }
+      case EMPTY_SET: push(placeholder_set("builtins.set")); return;
+      case ADDITEMS: {
+        const std::vector<PyIndex> items = pop_to_mark();
+        append_items(top(), items);
+        return;
+      }
+      case FROZENSET: pop_to_mark(); push(placeholder_set("builtins.frozenset")); return;
       case BUILD: {
         const PyIndex state = pop();
         build(top(), state);
@@ -585,6 +687,16 @@ class Unpickler {
     }
   }
 
+  PyIndex new_object(PyIndex cls) {
+    const PyValue& c = doc_.values_[cls];
+    if (c.kind != PyKind::kObject) fail(std::string("NEWOBJ of a ") + to_string(c.kind));
+    return placeholder(c.text);
+  }
+  PyIndex placeholder_set(std::string_view name) {
+    if (!options_.placeholders) fail("sets are not supported");
+    return placeholder(name);
+  }
+
   std::string_view data_;
   PickleOptions options_;
   PickleDocument doc_;
@@ -600,10 +712,24 @@ PickleDocument parse_pickle(std::string_view data, const std::string& source, co
   return Unpickler(data, source, options).run();
 }
 
+PickleDocument parse_pickle_prefix(std::string_view data, const std::string& source, const PickleOptions& options,
+                                   size_t& end) {
+  Unpickler unpickler(data, source, options);
+  PickleDocument doc = unpickler.run();
+  end = unpickler.end();
+  return doc;
+}
+
+std::string describe(const PickleDocument& doc, PyIndex index) {
+  const PyValue& v = doc.at(index);
+  if (v.kind == PyKind::kObject) return "an object of class '" + std::string(v.text) + "', which avgzsl does not read";
+  return std::string(v.kind == PyKind::kInt ? "an " : "a ") + to_string(v.kind);
+}
+
 const PyValue& PickleDocument::expect(PyIndex index, PyKind kind, const std::string& what) const {
   const PyValue& v = values_.at(index);
   if (v.kind != kind) {
-    throw std::runtime_error(source_ + ": " + what + " is a " + to_string(v.kind) + ", expected a " + to_string(kind));
+    throw std::runtime_error(source_ + ": " + what + " is " + describe(*this, index) + ", expected a " + to_string(kind));
   }
   return v;
 }
@@ -626,13 +752,13 @@ const std::vector<PyIndex>& PickleDocument::sequence(PyIndex index, const std::s
   const PyValue& v = values_.at(index);
   if (v.kind == PyKind::kList || v.kind == PyKind::kTuple) return v.items;
   if (v.kind == PyKind::kArray && numpy_item_size(v.dtype) == 0 && v.shape.size() == 1) return v.items;
-  throw std::runtime_error(source_ + ": " + what + " is a " + to_string(v.kind) + ", expected a list");
+  throw std::runtime_error(source_ + ": " + what + " is " + describe(*this, index) + ", expected a list");
 }
 
 std::string_view PickleDocument::text(PyIndex index, const std::string& what) const {
   const PyValue& v = values_.at(index);
   if (v.kind == PyKind::kStr || v.kind == PyKind::kBytes) return v.text;
-  throw std::runtime_error(source_ + ": " + what + " is a " + to_string(v.kind) + ", expected str or bytes");
+  throw std::runtime_error(source_ + ": " + what + " is " + describe(*this, index) + ", expected str or bytes");
 }
 
 }  // namespace avgzsl::io

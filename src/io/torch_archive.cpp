@@ -6,6 +6,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "avgzsl/io/atomic_file.h"
+
 namespace avgzsl::io {
 
 namespace {
@@ -24,27 +26,44 @@ torch::Dtype storage_dtype(const std::string& descr, const std::string& source) 
   throw std::runtime_error(source + ": unsupported storage type " + descr);
 }
 
+std::string file_head(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string head(512, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(in.gcount()));
+  return head;
+}
+
 }  // namespace
 
 TorchArchive::TorchArchive(const std::filesystem::path& path) : source_(path.string()) {
   if (!std::filesystem::is_regular_file(path)) throw std::runtime_error(source_ + ": file not found");
-  std::ifstream in(path, std::ios::binary);
-  char head[2] = {0, 0};
-  in.read(head, 2);
-  if (head[0] != 'P' || head[1] != 'K') {
-    throw std::runtime_error(source_ + ": not a torch.save zip archive (legacy torch.save files from PyTorch < 1.6 are not supported)");
+  format_ = detect_torch_save_format(file_head(path));
+  switch (format_) {
+    case TorchSaveFormat::kUnknown:
+      throw std::runtime_error(source_ + ": not a torch.save file (neither its zip archive nor its legacy format)");
+    case TorchSaveFormat::kLegacyTar:
+      throw std::runtime_error(source_ + ": a tar-format torch.save file (PyTorch < 0.4), which avgzsl does not read; "
+                               "re-save it with a current PyTorch");
+    case TorchSaveFormat::kLegacy: {
+      const std::string& data = buffers_.emplace_back(read_file(path));
+      LegacyTorchSave legacy = parse_legacy_torch_save(data, source_);
+      document_ = std::make_unique<PickleDocument>(std::move(legacy.document));
+      storages_ = std::move(legacy.storages);
+      return;
+    }
+    case TorchSaveFormat::kZip:
+      break;
   }
   try {
     caffe2::serialize::PyTorchStreamReader reader(source_);
-    const auto record = [&](const std::string& name) {
+    const auto record = [&](const std::string& name) -> const std::string& {
       auto [data, size] = reader.getRecord(name);
-      return std::string(static_cast<const char*>(data.get()), size);
+      return buffers_.emplace_back(static_cast<const char*>(data.get()), size);
     };
     if (!reader.hasRecord("data.pkl")) throw std::runtime_error(source_ + ": archive has no data.pkl");
-    pickle_bytes_ = record("data.pkl");
-    PickleOptions options;
-    options.torch_archive = true;
-    document_ = std::make_unique<PickleDocument>(parse_pickle(pickle_bytes_, source_ + " (data.pkl)", options));
+    const std::string& pickle_bytes = record("data.pkl");
+    document_ = std::make_unique<PickleDocument>(parse_pickle(pickle_bytes, source_ + " (data.pkl)", torch_save_pickle_options()));
     for (size_t i = 0; i < document_->size(); ++i) {
       const PyValue& v = document_->at(static_cast<PyIndex>(i));
       if (v.kind != PyKind::kStorage || storages_.count(std::string(v.text))) continue;
@@ -62,14 +81,15 @@ torch::Tensor TorchArchive::tensor(PyIndex index) const {
   const PyValue& t = doc.expect(index, PyKind::kTensor, "a tensor");
   const PyValue& storage = doc.at(t.items.at(0));
   const torch::Dtype dtype = storage_dtype(storage.dtype, source_);
-  const std::string& bytes = storages_.at(std::string(storage.text));
+  const std::string_view bytes = storages_.at(std::string(storage.text));
   const int64_t item = static_cast<int64_t>(torch::elementSize(dtype));
   if (static_cast<int64_t>(bytes.size()) != storage.integer * item) {
     throw std::runtime_error(source_ + ": storage " + std::string(storage.text) + " holds " + std::to_string(bytes.size()) +
                              " bytes, expected " + std::to_string(storage.integer) + " elements");
   }
   // The largest element offset the view touches must lie inside the storage.
-  int64_t last = t.integer;
+  const int64_t offset = storage.view_offset + t.integer;
+  int64_t last = offset;
   bool empty = false;
   for (size_t d = 0; d < t.shape.size(); ++d) {
     if (t.shape[d] == 0) empty = true;
@@ -78,18 +98,42 @@ torch::Tensor TorchArchive::tensor(PyIndex index) const {
   if (t.integer < 0 || (!empty && last >= storage.integer)) {
     throw std::runtime_error(source_ + ": a tensor reaches past the end of storage " + std::string(storage.text));
   }
-  torch::Tensor flat = torch::empty({storage.integer}, dtype);
-  if (!bytes.empty()) std::memcpy(flat.data_ptr(), bytes.data(), bytes.size());
-  return flat.as_strided(t.shape, t.strides, t.integer).clone(at::MemoryFormat::Contiguous);  // one copy
+  // A view of the file's bytes, copied once into a contiguous tensor of its own.
+  const torch::Tensor flat = torch::from_blob(const_cast<char*>(bytes.data()), {storage.integer}, dtype);
+  return flat.as_strided(t.shape, t.strides, offset).clone(at::MemoryFormat::Contiguous);
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> TorchArchive::tensor_dict(PyIndex dict_index, const std::string& what) const {
   const PyValue& dict = document_->expect(dict_index, PyKind::kDict, what);
   std::vector<std::pair<std::string, torch::Tensor>> out;
   for (size_t i = 0; i + 1 < dict.items.size(); i += 2) {
-    out.emplace_back(std::string(document_->text(dict.items[i], "a key of " + what)), tensor(dict.items[i + 1]));
+    std::string key(document_->text(dict.items[i], "a key of " + what));
+    document_->expect(dict.items[i + 1], PyKind::kTensor, what + "['" + key + "']");
+    out.emplace_back(std::move(key), tensor(dict.items[i + 1]));
   }
   return out;
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> TorchArchive::state_dict(const std::vector<std::string>& wrapper_keys,
+                                                                            std::string* wrapper) const {
+  const PickleDocument& doc = *document_;
+  PyIndex dict = doc.root();
+  const PyValue& root = doc.expect(dict, PyKind::kDict, "the saved object");
+  std::string used;
+  for (const std::string& key : wrapper_keys) {
+    if (const PyIndex* inner = doc.find(root, key); inner && doc.at(*inner).kind == PyKind::kDict) {
+      dict = *inner;
+      used = key;
+      break;
+    }
+  }
+  auto state = tensor_dict(dict, used.empty() ? "the state_dict" : "the state_dict under '" + used + "'");
+  if (state.empty()) throw std::runtime_error(source_ + ": the state_dict holds no tensors");
+  for (auto& [name, tensor] : state) {
+    if (name.rfind("module.", 0) == 0) name.erase(0, 7);
+  }
+  if (wrapper) *wrapper = used;
+  return state;
 }
 
 }  // namespace avgzsl::io

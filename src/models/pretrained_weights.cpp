@@ -49,19 +49,9 @@ PretrainedWeights::PretrainedWeights(const fs::path& path) : impl_(std::make_uni
     return;
   }
   const io::TorchArchive archive(path);
-  const io::PickleDocument& doc = archive.document();
-  io::PyIndex dict = doc.root();
-  const io::PyValue& root = doc.expect(dict, io::PyKind::kDict, "the saved object");
-  // Released checkpoints wrap the state_dict ({"state_dict": ...} or {"model": ...}).
-  for (const char* key : {"state_dict", "model"}) {
-    if (const io::PyIndex* inner = doc.find(root, key); inner && doc.at(*inner).kind == io::PyKind::kDict) {
-      dict = *inner;
-      break;
-    }
-  }
-  for (auto& [name, tensor] : archive.tensor_dict(dict, "the state_dict")) {
-    std::string key = name.rfind("module.", 0) == 0 ? name.substr(7) : name;
-    impl_->archive_tensors.emplace(std::move(key), std::move(tensor));
+  // Released checkpoints wrap the state_dict: LAION CLAP {"state_dict": ...}, WavCaps {"model": ...}.
+  for (auto& [name, tensor] : archive.state_dict({"state_dict", "model"})) {
+    impl_->archive_tensors.emplace(std::move(name), std::move(tensor));
   }
   if (impl_->archive_tensors.empty()) fail(path, "the state_dict holds no tensors");
 }

@@ -12,13 +12,9 @@ ReferenceCheckpoint read_reference_checkpoint(const std::filesystem::path& path)
   const io::PickleDocument& doc = archive.document();
   const io::PyValue& root = doc.expect(doc.root(), io::PyKind::kDict, "the saved object");
   ReferenceCheckpoint checkpoint;
-  const io::PyIndex* model = doc.find(root, "model");
-  // A bare state_dict (torch.save(model.state_dict())) is accepted too.
-  checkpoint.state = archive.tensor_dict(model ? *model : doc.root(), "the state_dict");
-  if (checkpoint.state.empty()) throw std::runtime_error(path.string() + ": the state_dict holds no tensors");
-  for (auto& [name, tensor] : checkpoint.state) {
-    if (name.rfind("module.", 0) == 0) name = name.substr(7);
-  }
+  // The reference saves {epoch, model, optimizer, metric}; a bare state_dict
+  // (torch.save(model.state_dict())) is accepted too.
+  checkpoint.state = archive.state_dict({"model"});
   if (const io::PyIndex* epoch = doc.find(root, "epoch")) {
     checkpoint.epoch = doc.expect(*epoch, io::PyKind::kInt, "'epoch'").integer;
   }

@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -58,16 +59,23 @@ struct ClipClapClassSplits {
 };
 ClipClapClassSplits read_clipclap_class_splits(const ClipClapImportOptions& options);
 
+// The dtypes a release stores its vectors in ("float16", "float32", "float64"); the native
+// dataset is float32 whatever they are.
+struct StoredDtypes {
+  std::set<std::string> video, audio, text;
+};
+
 struct ClipClapImport {
   Dataset dataset;
   std::vector<std::string> notes;  // what was skipped or adjusted, and why; one line each
   int64_t bytes_read = 0;          // feature and embedding files
+  StoredDtypes stored_dtypes;
 };
 
 // Reads a release. Throws std::runtime_error naming the file and the problem on any defect (a
 // missing folder or file, a class unknown to all_class.txt or without a display name or text
 // embedding, audio and video files that list different videos, corrupt or hostile pickles,
-// wrong dtypes or dimensions, NaN or Inf). `progress(done, total)` is called per class file.
+// dtypes other than float16/32/64, float64 values beyond float32's range, dimensions, NaN or Inf). `progress(done, total)` is called per class file.
 ClipClapImport import_clipclap_release(const ClipClapImportOptions& options,
                                        const std::function<void(int64_t, int64_t)>& progress = {});
 
@@ -76,9 +84,16 @@ ClipClapImport import_clipclap_release(const ClipClapImportOptions& options,
 // `layout` picks the file names (UCF, ActivityNet or VGGSound). Per-video fps, which the native
 // format does not keep, is written as 25 (the reference's writer's constant). The tree appears
 // complete or not at all.
-void export_clipclap_release(const Dataset& dataset, const std::filesystem::path& root, const std::string& layout,
-                             const std::string& split = "cls_split",
-                             const std::string& features = "cls_features_non_averaged", bool replace_existing = false);
+// Class text: under `kReference` (default) each vector is stored under the display name whose
+// sorted rank equals its class's folder-name rank, so that the reference's row rule (and
+// import-clipclap's default) gives every class exactly the vector the dataset holds, and
+// export(import(release)) rewrites the release's text files value for value. `kByName` stores
+// each vector under its own class's display name (for code that looks embeddings up by name).
+// Returns how many classes' vectors are stored under another class's display name.
+int64_t export_clipclap_release(const Dataset& dataset, const std::filesystem::path& root, const std::string& layout,
+                                const std::string& split = "cls_split",
+                                const std::string& features = "cls_features_non_averaged", bool replace_existing = false,
+                                ClassTextRows text_rows = ClassTextRows::kReference);
 
 // The release layouts this knows (names as the reference's --dataset_name).
 const std::vector<std::string>& clipclap_release_layouts();

@@ -1,12 +1,17 @@
 // A reader for the subset of Python pickles that research code writes for features and
-// checkpoints: pickle protocols 2 to 5 of dicts, lists, tuples, str, bytes, ints, floats, bools,
-// None, numpy arrays and dtypes, and (optionally) the tensor records of a `torch.save` archive.
+// checkpoints: pickle protocols 2 to 5 of dicts (OrderedDicts too, with or without the
+// `_metadata` that nn.Module.state_dict() attaches), lists, tuples, str, bytes, ints, floats,
+// bools, None, numpy arrays, dtypes and scalars, and (optionally) the tensor records of a
+// `torch.save` file (zip or legacy), torch.Size and nn.Parameter.
 //
 // Hand-written because no packaged C++ library reads numpy's pickles: LibTorch's unpickler does
 // not know numpy's globals and stops on an optimizer state_dict. It is a parser of untrusted
 // files, so:
-//   - no global outside a fixed allow-list is accepted, and nothing is ever "called": a global
-//     only selects one of the reconstructions written below;
+//   - nothing is ever "called": an allow-listed global only selects one of the reconstructions
+//     written below. Any other global is refused, or, where the caller asks for it (the parts of
+//     a checkpoint that avgzsl does not read: optimizer, config, scaler), becomes an inert
+//     kObject placeholder that only records the class name; reading a placeholder is an error
+//     that names what was read;
 //   - every length, offset, memo key and stack access is checked; errors name the file, the byte
 //     offset and the problem;
 //   - memory is bounded by the input size: every opcode creates at most one value, and strings,
@@ -32,6 +37,8 @@ enum class PyKind : uint8_t {
   kArray,    // numpy ndarray: shape, dtype (index), data (bytes) or items (object arrays)
   kStorage,  // torch storage reference from a persistent id: text = archive key, dtype, numel
   kTensor,   // torch tensor: items[0] = storage, shape/strides, integer = storage offset
+  kObject,   // inert placeholder for an instance (or class) outside the allow-list, a set, or an
+             // int beyond 64 bits: text = "module.name"; never constructed, never called
 };
 const char* to_string(PyKind kind);
 
@@ -41,18 +48,22 @@ struct PyValue {
   PyKind kind = PyKind::kNone;
   int64_t integer = 0;     // kBool, kInt; kTensor: storage offset; kStorage: numel
   double real = 0;         // kFloat
-  std::string_view text;   // kStr (UTF-8), kBytes, kGlobal, kDType descr; kArray: raw data; kStorage: key
+  std::string_view text;   // kStr (UTF-8), kBytes, kGlobal, kDType descr, kObject class; kArray: raw data; kStorage: key
   std::vector<PyIndex> items;  // kList, kTuple; kDict: key0, value0, key1, ...; object kArray; kTensor: storage
   std::vector<int64_t> shape;    // kArray, kTensor
   std::vector<int64_t> strides;  // kTensor (in elements)
   std::string dtype;             // kArray, kStorage: numpy-style descr, e.g. "<f4"
   bool fortran_order = false;    // kArray
   bool complete = false;         // kArray: state set (by BUILD or _frombuffer)
+  int64_t view_offset = 0;       // kStorage: element offset of a legacy storage view in its root storage
 };
 
 struct PickleOptions {
   // Accept the globals of a torch.save data.pkl and its persistent ids.
   bool torch_archive = false;
+  // Keep globals outside the allow-list as inert kObject placeholders instead of refusing the
+  // file (for checkpoints, whose optimizer or config may hold objects avgzsl never reads).
+  bool placeholders = false;
 };
 
 // The parsed object graph. Values live in one arena and refer to each other by index, so a
@@ -65,7 +76,8 @@ class PickleDocument {
   const std::string& source() const { return source_; }
 
   // Convenience accessors: each throws std::runtime_error "<source>: <what> ..." on a type
-  // mismatch. `what` names the thing for the message, e.g. "'features'".
+  // mismatch (a placeholder: "<what> is an object of class 'x.Y', which avgzsl does not read").
+  // `what` names the thing for the message, e.g. "'features'".
   const PyValue& expect(PyIndex index, PyKind kind, const std::string& what) const;
   // Dict lookup by str (or bytes) key; nullptr when absent.
   const PyIndex* find(const PyValue& dict, std::string_view key) const;
@@ -86,6 +98,14 @@ class PickleDocument {
 // Parses `data` (which must outlive the document: str/bytes/array data are views into it).
 // `source` prefixes error messages (normally the file path).
 PickleDocument parse_pickle(std::string_view data, const std::string& source, const PickleOptions& options = {});
+// Parses the pickle at the start of `data` and sets `end` to the offset just past its STOP, for
+// files that hold several pickles in a row (the legacy torch.save format). Error offsets are
+// relative to `data`.
+PickleDocument parse_pickle_prefix(std::string_view data, const std::string& source, const PickleOptions& options,
+                                   size_t& end);
+
+// "the dict", "a torch tensor", "an object of class 'x.Y'": a value's kind as a message says it.
+std::string describe(const PickleDocument& doc, PyIndex index);
 
 // Size in bytes of one element of a numpy descr such as "<f4" (0 for object dtypes).
 int64_t numpy_item_size(std::string_view descr);
