@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   avgzsl::cli::add_merge_command(app);
   avgzsl::cli::add_embed_classes_command(app);
   avgzsl::cli::add_predict_command(app);
+  avgzsl::cli::add_inspect_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -15,6 +15,7 @@
 #include "avgzsl/models/htsat.h"
 #include "avgzsl/models/pretrained_weights.h"
 #include "avgzsl/models/reference_checkpoint.h"
+#include "avgzsl/pipelines/inspection.h"
 #include "error_text.h"
 #include "golden_data.h"
 #include "test_support.h"
@@ -312,6 +313,61 @@ TEST(TorchSaveGolden, HuggingFaceClapBin) {
                                                                models::HtsatConfig::from_hf_file(dir / "config.json"));
   const torch::Tensor features = cases.tensor("input_features", torch::kFloat32);
   EXPECT_LT(max_diff(model->embed(features), cases.tensor("hf_audio_embeds_normalized", torch::kFloat32)), 1e-4);
+}
+
+// ---- avgzsl inspect ----
+
+TEST(Inspect, TorchSaveCheckpointsSayWhatTheyHold) {
+  const auto d = pipelines::inspect_path(reader_fixture("checkpoint.legacy_p4.pt"));
+  EXPECT_EQ(d["kind"], "torch.save");
+  EXPECT_EQ(d["format"], "legacy torch.save file");
+  EXPECT_EQ(d["state_dict_under"], "'model'");
+  EXPECT_EQ(d["tensor_count"], 13);
+  EXPECT_EQ(d["top_level_keys"]["epoch"], 3);
+  EXPECT_EQ(d["top_level_keys"]["args"], "an object of class 'argparse.Namespace', which avgzsl does not read");
+  EXPECT_EQ(d["unread_objects"], nlohmann::ordered_json::array({"argparse.Namespace"}));
+  EXPECT_EQ(d["tensors"][0]["name"], "position_ids");
+  EXPECT_EQ(d["tensors"][0]["dtype"], "int64");
+  EXPECT_EQ(d["tensors"][0]["shape"], nlohmann::ordered_json::array({1, 7}));
+  EXPECT_FALSE(d["usable"].get<bool>());  // a toy module: no model avgzsl knows
+
+  const fs::path stage2 = testing::fixture_dir() / "clipclap_release/ClipClap_model_stage2.pt";
+  const auto reference = pipelines::inspect_path(stage2);
+  EXPECT_EQ(reference["looks_like"], "ClipClap (the reference's GZSL model)");
+  EXPECT_TRUE(reference["usable"].get<bool>());
+  EXPECT_EQ(reference["tensors"][0]["name"].get<std::string>().rfind("module.", 0), std::string::npos);
+
+  const auto placeholder = pipelines::inspect_path(reader_fixture("placeholder_on_path.pt"));
+  EXPECT_FALSE(placeholder["usable"].get<bool>());
+  EXPECT_NE(placeholder["problem"].get<std::string>().find("['args']"), std::string::npos);
+}
+
+TEST(Inspect, ReleasesDatasetsAndUnknownFiles) {
+  const auto release = pipelines::inspect_path(testing::fixture_dir() / "clipclap_release/release_f16_p2/UCF");
+  EXPECT_EQ(release["kind"], "feature release");
+  EXPECT_EQ(release["dataset"], "UCF");
+  EXPECT_EQ(release["class_splits"]["cls_split"]["classes"], 7);
+  const auto& folder = release["features"]["cls_features_non_averaged"]["video/stage_1_train"];
+  EXPECT_EQ(folder["class_files"], 2);
+  EXPECT_EQ(folder["videos"], 8);  // Archery 4, Basketball 4
+  EXPECT_EQ(folder["dtypes"], nlohmann::ordered_json::array({"float16"}));
+  EXPECT_TRUE(release["usable"].get<bool>());
+
+  testing::TempDir tmp;
+  save_dataset(testing::tiny_dataset(2), tmp / "data");
+  const auto dataset = pipelines::inspect_path(tmp / "data");
+  EXPECT_EQ(dataset["kind"], "dataset");
+  EXPECT_EQ(dataset["classes"], testing::tiny_dataset(2).num_classes());
+
+  std::ofstream(tmp / "notes.pt") << "not a checkpoint\n";
+  const auto unknown = pipelines::inspect_path(tmp / "notes.pt");
+  EXPECT_FALSE(unknown["usable"].get<bool>());
+  EXPECT_NE(unknown["problem"].get<std::string>().find((tmp / "notes.pt").string() + ": not a torch.save file"), std::string::npos);
+  EXPECT_THROW(pipelines::inspect_path(tmp / "absent"), std::runtime_error);
+
+  const std::string text = pipelines::inspection_text(pipelines::inspect_path(reader_fixture("checkpoint.zip.pt")), 2);
+  EXPECT_NE(text.find("kind: torch.save\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("  ... 11 more (--json lists all)\n"), std::string::npos) << text;
 }
 
 }  // namespace
