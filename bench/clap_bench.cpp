@@ -12,7 +12,7 @@
 #include <chrono>
 #include <string>
 
-#include "avgzsl/models/clap_audio_encoder.h"
+#include "avgzsl/encoders/clap/clap_audio_encoder.h"
 #include "avgzsl/util/allocator.h"
 #include "avgzsl/util/threads.h"
 
@@ -38,16 +38,16 @@ int main(int argc, char** argv) {
     if (std::string(argv[i]) == "--threads") threads = std::stoi(argv[++i]);
   }
   threads = util::configure_threads(threads);
-  models::HtsatConfig config;  // HTSAT base, as WavCaps and LAION's unfused models use
+  encoders::HtsatConfig config;  // HTSAT base, as WavCaps and LAION's unfused models use
   config.projection_dim = 1024;
   torch::manual_seed(0);
-  models::ClapAudioModel model(config);
+  encoders::ClapAudioModel model(config);
   model->eval();
   fmt::print("threads {}; {} with random weights\n", threads, config.summary());
 
-  for (const auto& [name, front_end] : {std::pair{"WavCaps 32 kHz", models::ClapAudioFrontEnd::wavcaps()},
-                                        std::pair{"LAION 48 kHz", models::ClapAudioFrontEnd::hugging_face_default(false)}}) {
-    models::ClapAudioEncoder encoder(model, front_end, "bench");
+  for (const auto& [name, front_end] : {std::pair{"WavCaps 32 kHz", encoders::ClapAudioFrontEnd::wavcaps()},
+                                        std::pair{"LAION 48 kHz", encoders::ClapAudioFrontEnd::hugging_face_default(false)}}) {
+    encoders::ClapAudioEncoder encoder(model, front_end, "bench");
     for (const int batch : {1, 16}) {
       std::vector<std::vector<float>> clips;
       torch::manual_seed(1);

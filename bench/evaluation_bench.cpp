@@ -7,6 +7,8 @@
 
 #include "avgzsl/metrics/gzsl_evaluation.h"
 
+using namespace avgzsl;  // data::, training::, ... as the library spells them
+
 namespace {
 
 void BM_EvaluationBetaSearch(benchmark::State& state) {

@@ -21,12 +21,12 @@
 
 #include "avgzsl/io/safetensors.h"
 #include "avgzsl/media/video_decoder.h"
-#include "avgzsl/pipelines/clip_encoder.h"
-#include "avgzsl/pipelines/feature_extraction.h"
+#include "avgzsl/encoders/clip/clip_encoder.h"
+#include "avgzsl/extraction/feature_extraction.h"
 #include "avgzsl/util/allocator.h"
 #include "avgzsl/util/threads.h"
 #ifdef AVGZSL_BENCH_WITH_CLAP
-#include "avgzsl/models/htsat.h"
+#include "avgzsl/encoders/clap/htsat.h"
 #include "tiny_clap_model.h"
 #endif
 
@@ -89,12 +89,12 @@ int main(int argc, char** argv) {
              plain_malloc ? "glibc defaults" : "keep_freed_tensor_memory");
   {
     torch::manual_seed(0);
-    models::ClipModel model(models::ClipConfig::from_file(config_dir / "config.json"));
+    encoders::ClipModel model(encoders::ClipConfig::from_file(config_dir / "config.json"));
     io::NamedTensors tensors;
     for (const auto& p : model->named_parameters()) tensors.emplace_back(p.key(), p.value().detach());
     io::save_safetensors(work / "clip/model.safetensors", tensors);
   }
-  pipelines::ClipEncoder clip(work / "clip");
+  encoders::ClipEncoder clip(work / "clip");
 
   // 1. The vision tower.
   double per_image_batch32 = 0;
@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
     fs::create_directories(dir);
     fs::copy_file(clip_file, dir / fmt::format("video{:03d}.mp4", i));
   }
-  pipelines::ExtractOptions o;
+  extraction::ExtractOptions o;
   o.videos = work / "videos";
   o.clip_dir = work / "clip";
   o.out = work / "dataset";
@@ -148,7 +148,7 @@ int main(int argc, char** argv) {
   auto timed_extract = [&](const std::string& label) {
     const auto start = std::chrono::steady_clock::now();
     double setup = 0;
-    const pipelines::ExtractSummary s = pipelines::run_extraction(o, [&](const std::string& line) {
+    const extraction::ExtractSummary s = extraction::run_extraction(o, [&](const std::string& line) {
       if (line.rfind("extract:", 0) == 0) setup = seconds_since(start);
     });
     const double total = seconds_since(start);
@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
              parts, videos / parts, video_phase / parts);
   if (audio) {
 #ifdef AVGZSL_BENCH_WITH_CLAP
-    models::HtsatConfig htsat;  // HTSAT base
+    encoders::HtsatConfig htsat;  // HTSAT base
     htsat.projection_dim = 512;
     testing::write_random_hf_clap_dir(work / "clap", htsat, 0);
     o.clap_dir = work / "clap";

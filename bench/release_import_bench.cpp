@@ -15,11 +15,13 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "avgzsl/data/clipclap_release.h"
+#include "avgzsl/reference/clipclap_release.h"
 #include "avgzsl/util/threads.h"
 
 namespace fs = std::filesystem;
-using avgzsl::Dataset;
+using avgzsl::data::Dataset;
+
+using namespace avgzsl;  // data::, training::, ... as the library spells them
 
 namespace {
 
@@ -27,8 +29,8 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-Dataset vggsound_size_dataset(double scale) {
-  Dataset d;
+data::Dataset vggsound_size_dataset(double scale) {
+  data::Dataset d;
   d.name = "VGGSound";
   d.visual_dim = 512;
   d.audio_dim = 1024;
@@ -51,7 +53,7 @@ Dataset vggsound_size_dataset(double scale) {
                                                                    {"stage_1_val_unseen", 320}, {"stage_2_test_seen", 40},
                                                                    {"stage_2_test_unseen", 320}};
   for (const auto& [split, count] : per_class) {
-    avgzsl::VideoSplit v;
+    avgzsl::data::VideoSplit v;
     std::vector<int64_t> labels;
     for (int64_t c : d.class_splits[split]) {
       for (int64_t i = 0; i < static_cast<int64_t>(count * scale); ++i) {
@@ -80,10 +82,10 @@ int main(int argc, char** argv) {
   const fs::path root = fs::temp_directory_path() / fmt::format("avgzsl-import-bench-{}", ::getpid());
   int64_t videos = 0;
   {
-    const Dataset d = vggsound_size_dataset(scale);
+    const data::Dataset d = vggsound_size_dataset(scale);
     for (const auto& [name, split] : d.video_splits) videos += split.size();
     const auto start = std::chrono::steady_clock::now();
-    avgzsl::export_clipclap_release(d, root / "VGGSound", "VGGSound");
+    avgzsl::reference::export_clipclap_release(d, root / "VGGSound", "VGGSound");
     fmt::print("generated {} videos in {:.1f} s at {}\n", videos, seconds_since(start), root.string());
   }
   int64_t bytes = 0, files = 0;
@@ -99,12 +101,12 @@ int main(int argc, char** argv) {
   if (std::system(cat.c_str()) != 0) return 1;
   const double cat_s = seconds_since(start);
 
-  avgzsl::ClipClapImportOptions options;
+  avgzsl::reference::ClipClapImportOptions options;
   options.root = root / "VGGSound";
   options.dataset = "VGGSound";
-  options.text_rows = avgzsl::ClassTextRows::kByName;
+  options.text_rows = avgzsl::reference::ClassTextRows::kByName;
   start = std::chrono::steady_clock::now();
-  const avgzsl::ClipClapImport imported = avgzsl::import_clipclap_release(options);
+  const avgzsl::reference::ClipClapImport imported = avgzsl::reference::import_clipclap_release(options);
   const double import_s = seconds_since(start);
   int64_t imported_videos = 0;
   for (const auto& [name, split] : imported.dataset.video_splits) imported_videos += split.size();

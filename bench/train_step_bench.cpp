@@ -7,12 +7,14 @@
 
 #include "avgzsl/data/class_balanced_sampler.h"
 #include "avgzsl/data/synthetic.h"
-#include "avgzsl/pipelines/stage_training.h"
+#include "avgzsl/training/stage_training.h"
+
+using namespace avgzsl;  // data::, training::, ... as the library spells them
 
 namespace {
 
-using avgzsl::TrainingSet;
-using avgzsl::pipelines::TrainStep;
+using avgzsl::data::TrainingSet;
+using avgzsl::training::TrainStep;
 
 constexpr int64_t kBatch = 64, kInput = 1536, kText = 1536, kHidden = 512, kEmbed = 64, kTrainClasses = 30;
 
@@ -56,16 +58,16 @@ BENCHMARK(BM_MatmulBatch64)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 void BM_TrainStep(benchmark::State& state) {
   torch::manual_seed(0);
-  TrainingSet train;
+  data::TrainingSet train;
   train.inputs = torch::randn({3000, kInput});
   train.labels = torch::randint(0, kTrainClasses, {3000}, torch::kInt64);
   for (int64_t c = 0; c < kTrainClasses; ++c) train.classes.push_back(c);
   const torch::Tensor class_text = torch::randn({51, kText});
-  avgzsl::models::ClipClapOptions options;
-  avgzsl::models::ClipClap model(options);
+  avgzsl::gzsl::ClipClapOptions options;
+  avgzsl::gzsl::ClipClap model(options);
   model->train();
   torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(7e-5).weight_decay(1e-5));
-  TrainStep step(*model, adam, train, class_text, {});
+  training::TrainStep step(*model, adam, train, class_text, {});
   std::vector<int64_t> batch(kBatch);
   int64_t next = 0;
   for (auto _ : state) {
@@ -85,15 +87,15 @@ namespace {
 // (real labels and class texts, after one epoch of training). Flushing denormals made no
 // difference here, so we do not.
 void BM_TrainStepSyntheticData(benchmark::State& state) {
-  static const avgzsl::Dataset dataset = avgzsl::make_synthetic_dataset({});
-  static const avgzsl::ProtocolSets sets = avgzsl::build_protocol_sets(dataset, avgzsl::Modality::kBoth, avgzsl::LabelSource::kBoth);
+  static const avgzsl::data::Dataset dataset = avgzsl::data::make_synthetic_dataset({});
+  static const avgzsl::data::ProtocolSets sets = avgzsl::data::build_protocol_sets(dataset, avgzsl::data::Modality::kBoth, avgzsl::data::LabelSource::kBoth);
   torch::manual_seed(0);
-  avgzsl::models::ClipClapOptions options;
-  avgzsl::models::ClipClap model(options);
+  avgzsl::gzsl::ClipClapOptions options;
+  avgzsl::gzsl::ClipClap model(options);
   model->train();
   torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(7e-5).weight_decay(1e-5));
-  TrainStep step(*model, adam, sets.stage1_train, sets.class_text, {});
-  avgzsl::ClassBalancedSampler sampler(sets.stage1_train.labels, 0);
+  training::TrainStep step(*model, adam, sets.stage1_train, sets.class_text, {});
+  avgzsl::data::ClassBalancedSampler sampler(sets.stage1_train.labels, 0);
   for (int warmup = 0; warmup < 300; ++warmup) step.run(sampler.next_batch(kBatch));  // one epoch in
   for (auto _ : state) benchmark::DoNotOptimize(step.run(sampler.next_batch(kBatch)).total);
   state.counters["GFLOP/s"] = benchmark::Counter(train_step_flops(), benchmark::Counter::kIsIterationInvariantRate,

@@ -1,11 +1,9 @@
 #include <fmt/format.h>
 
 #include <memory>
-#include <nlohmann/json.hpp>
 
-#include "avgzsl/data/dataset.h"
-#include "avgzsl/io/atomic_file.h"
-#include "avgzsl/pipelines/ablation.h"
+#include "avgzsl/training/ablation.h"
+#include "avgzsl/training/training_run.h"
 #include "avgzsl/util/threads.h"
 #include "commands.h"
 #include "print_line.h"
@@ -25,34 +23,15 @@ void add_ablate_command(CLI::App& app) {
   c->add_option("--seeds", args->seeds, "runs per row (seeds seed, seed+1, ...); rows show mean ± std");
   c->add_option("--json", args->json_out, "also write every run's numbers to this JSON file");
   c->callback([args] {
-    pipelines::TrainConfig config = args->options.resolve();
-    if (config.data.empty()) throw std::invalid_argument("--data is required");
     if (args->seeds < 1) throw std::invalid_argument("--seeds must be at least 1");
-    config.validate();
-    util::configure_threads(config.threads);
-    const Dataset dataset = load_dataset(config.data);
-    config.apply_paper_defaults(dataset.name);
-    config.validate();
-    if (!args->json_out.empty()) {
-      const auto parent = std::filesystem::absolute(args->json_out).parent_path();
-      io::check_directory_writable(parent);
-    }
-    const auto rows = pipelines::run_ablation(config, dataset, args->seeds, print_line);
-    fmt::print("\n{} — test split, {} seed(s){}\n{}", dataset.name, args->seeds, args->seeds > 1 ? ", mean ± sample std" : "",
-               pipelines::format_ablation_table(rows));
-    if (!args->json_out.empty()) {
-      nlohmann::json out = nlohmann::json::array();
-      for (const auto& row : rows) {
-        nlohmann::json runs = nlohmann::json::array();
-        for (const auto& r : row.runs) {
-          runs.push_back({{"best_epoch", r.best_epoch}, {"beta", r.validation.beta}, {"S", 100 * r.test.seen},
-                          {"U", 100 * r.test.unseen}, {"HM", 100 * r.test.hm}, {"ZSL", 100 * r.test.zsl}});
-        }
-        out.push_back({{"family", row.variant.family}, {"variant", row.variant.variant},
-                       {"config", pipelines::to_json(row.variant.config)}, {"runs", runs}});
-      }
-      io::write_file_atomically(args->json_out, out.dump(2) + "\n");
-    }
+    training::TrainConfig given = args->options.resolve();
+    util::configure_threads(given.threads);
+    const training::TrainingInputs inputs = training::prepare_training(std::move(given));
+    if (!args->json_out.empty()) training::check_ablation_json_path(args->json_out);
+    const auto rows = training::run_ablation(inputs.config, inputs.dataset, args->seeds, print_line);
+    fmt::print("\n{} — test split, {} seed(s){}\n{}", inputs.dataset.name, args->seeds,
+               args->seeds > 1 ? ", mean ± sample std" : "", training::format_ablation_table(rows));
+    if (!args->json_out.empty()) training::write_ablation_json(args->json_out, rows);
   });
 }
 

@@ -3,8 +3,8 @@
 #include <memory>
 
 #include "avgzsl/data/dataset.h"
-#include "avgzsl/pipelines/training_run.h"
-#include "avgzsl/pipelines/zero_shot_prediction.h"
+#include "avgzsl/training/training_run.h"
+#include "avgzsl/prediction/zero_shot_prediction.h"
 #include "avgzsl/util/threads.h"
 #include "commands.h"
 
@@ -28,27 +28,24 @@ void add_evaluate_command(CLI::App& app) {
   c->add_option("--threads", args->threads, "LibTorch threads, 0 = all cores");
   c->callback([args] {
     if (args->run.empty() && args->data.empty()) throw std::invalid_argument("give --run, --data or both");
-    std::vector<pipelines::ResultRow> rows;
-    std::string data = args->data;
-    std::string name;
+    util::configure_threads(args->threads);
+    std::vector<training::ResultRow> rows;
+    const std::string data = args->data.empty() ? training::load_run_config(args->run).data : args->data;
+    const data::Dataset dataset = data::load_dataset(data);  // once, for the run and the baseline
     if (!args->run.empty()) {
-      const auto result = pipelines::evaluate_run(args->run, data.empty() ? std::nullopt : std::optional(data), args->threads);
+      const auto result = training::evaluate_run(args->run, dataset);
       rows.push_back({result.dataset_name + " (test)", {result.summary}});
-      if (data.empty()) data = pipelines::load_run_config(args->run).data;
-    } else {
-      util::configure_threads(args->threads);
     }
     std::string baseline_note;
     if (!args->no_baseline) {
-      const Dataset dataset = load_dataset(data);
       try {
-        rows.push_back({dataset.name + " training-free (test)", {pipelines::evaluate_training_free(dataset)}});
+        rows.push_back({dataset.name + " training-free (test)", {prediction::evaluate_training_free(dataset)}});
       } catch (const std::runtime_error& e) {
         if (args->run.empty()) throw;  // the baseline was all that was asked for
         baseline_note = std::string("no training-free row: ") + e.what();
       }
     }
-    fmt::print("{}", pipelines::format_result_table(rows));
+    fmt::print("{}", training::format_result_table(rows));
     if (!baseline_note.empty()) fmt::print("{}\n", baseline_note);
   });
 }

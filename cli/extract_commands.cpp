@@ -6,14 +6,10 @@
 #include <fstream>
 #include <memory>
 
-#include "avgzsl/data/clipclap_release.h"
-#include "avgzsl/io/atomic_file.h"
-#include "avgzsl/io/safetensors.h"
-#include "avgzsl/pipelines/class_text.h"
-#include "avgzsl/pipelines/clap_encoder.h"
-#include "avgzsl/pipelines/clip_encoder.h"
-#include "avgzsl/pipelines/zero_shot_prediction.h"
-#include "avgzsl/pipelines/feature_extraction.h"
+#include "avgzsl/encoders/video_features.h"
+#include "avgzsl/extraction/class_embeddings.h"
+#include "avgzsl/extraction/feature_extraction.h"
+#include "avgzsl/prediction/zero_shot_prediction.h"
 #include "avgzsl/util/threads.h"
 #include "commands.h"
 #include "print_line.h"
@@ -35,7 +31,7 @@ torch::Device parse_device(const std::string& text) {
 
 namespace {
 
-void print_assembly(const fs::path& out, const pipelines::AssemblyReport& r) {
+void print_assembly(const fs::path& out, const extraction::AssemblyReport& r) {
   print_line(fmt::format("wrote {}: {} videos ({} failed or skipped, {} without audio, {} with silent audio, {} left out by "
                          "the split plan)",
                          out.string(), r.videos, r.failed, r.without_audio, r.silent_audio, r.left_out));
@@ -47,7 +43,7 @@ void print_assembly(const fs::path& out, const pipelines::AssemblyReport& r) {
 
 void add_extract_command(CLI::App& app) {
   struct Args {
-    pipelines::ExtractOptions o;
+    extraction::ExtractOptions o;
     std::string shard = "1/1";
     std::string pixels = "standard";
     std::string missing_audio = "skip";
@@ -86,11 +82,11 @@ void add_extract_command(CLI::App& app) {
   c->add_flag("--keep-store", args->o.keep_store, "keep <out>.store (the resumable chunks) after the dataset is written");
   c->callback([args] {
     util::configure_threads(args->threads);
-    args->o.shard = pipelines::parse_shard(args->shard);
-    args->o.pixels = pipelines::parse_frame_pixels(args->pixels);
-    args->o.missing_audio = pipelines::parse_missing_audio(args->missing_audio);
+    args->o.shard = extraction::parse_shard(args->shard);
+    args->o.pixels = encoders::parse_frame_pixels(args->pixels);
+    args->o.missing_audio = encoders::parse_missing_audio(args->missing_audio);
     args->o.device = parse_device(args->device);
-    const pipelines::ExtractSummary s = pipelines::run_extraction(args->o, print_line);
+    const extraction::ExtractSummary s = extraction::run_extraction(args->o, print_line);
     print_line(fmt::format("extracted {} videos in {:.1f} s ({:.2f} videos/s), {} failed", s.extracted, s.seconds,
                            s.seconds > 0 ? static_cast<double>(s.extracted) / s.seconds : 0.0, s.failed));
     if (s.assembled) {
@@ -116,13 +112,7 @@ void add_merge_command(CLI::App& app) {
   c->add_option("--out", args->out, "dataset directory to write")->required();
   c->add_flag("--force", args->force, "replace an existing dataset directory");
   c->callback([args] {
-    std::vector<pipelines::FeatureStore> stores;
-    for (const fs::path& dir : args->stores) stores.push_back(pipelines::FeatureStore::open_existing(dir));
-    std::vector<std::string> names;
-    for (const ClassInfo& info : stores.front().classes()) names.push_back(info.name);
-    const pipelines::SplitPlan plan =
-        args->splits.empty() ? pipelines::automatic_split_plan(names) : pipelines::read_split_plan(args->splits, names);
-    print_assembly(args->out, pipelines::assemble_dataset(stores, plan, args->out, args->force));
+    print_assembly(args->out, extraction::merge_shards(args->stores, args->splits, args->out, args->force));
   });
 }
 
@@ -150,41 +140,17 @@ void add_embed_classes_command(CLI::App& app) {
   c->add_option("--threads", args->threads, "LibTorch threads, 0 = all cores (default 0)");
   c->callback([args] {
     util::configure_threads(args->threads);
-    if (args->clip.empty() && args->clap.empty()) throw std::invalid_argument("give --clip, --clap or both");
-    const std::string ext = args->out.extension().string();
-    if (ext != ".safetensors" && ext != ".npy") throw std::invalid_argument("--out: expected a .safetensors or .npy file");
-    if (ext == ".npy" && !args->clip.empty() && !args->clap.empty()) {
-      throw std::invalid_argument("--out: a .npy dict holds one encoder's vectors; write .safetensors for both halves");
-    }
-    const std::vector<std::string> names = pipelines::read_class_file(args->names);
-    io::NamedTensors tensors;
-    std::map<std::string, std::string> metadata{{"names", nlohmann::json(names).dump()}};
+    extraction::EmbedClassesOptions o;
+    o.names = prediction::read_class_file(args->names);
+    o.clip = args->clip;
+    o.clap = args->clap;
+    o.templates = args->templates;
+    o.audio_templates = args->audio_templates;
+    o.out = args->out;
     std::vector<std::string> described;
-    auto describe = [](const std::pair<std::string, torch::Tensor>& t, const pipelines::PromptTemplates& templates) {
-      return fmt::format("{}: {} classes x {} ({} templates from {})", t.first, t.second.size(0), t.second.size(1),
-                         templates.templates.size(), templates.source);
-    };
-    if (!args->clip.empty()) {
-      const pipelines::PromptTemplates templates = pipelines::resolve_prompt_templates(args->templates, "clip");
-      pipelines::ClipEncoder clip(args->clip);
-      tensors.emplace_back("clip", pipelines::ensemble_class_embeddings(
-                                       names, templates, [&](const std::vector<std::string>& t) { return clip.encode_texts(t); }));
-      metadata["templates"] = templates.source;
-      described.push_back(describe(tensors.back(), templates));
-    }
-    if (!args->clap.empty()) {
-      const pipelines::PromptTemplates templates = pipelines::resolve_prompt_templates(
-          args->audio_templates.empty() ? args->templates : args->audio_templates, "clap");
-      pipelines::ClapEncoder clap(args->clap);
-      tensors.emplace_back("clap", pipelines::ensemble_class_embeddings(
-                                       names, templates, [&](const std::vector<std::string>& t) { return clap.encode_texts(t); }));
-      metadata["audio_templates"] = templates.source;
-      described.push_back(describe(tensors.back(), templates));
-    }
-    if (ext == ".npy") {
-      io::write_file_atomically(args->out, class_text_npy(names, tensors.front().second));
-    } else {
-      io::save_safetensors(args->out, tensors, metadata);
+    for (const extraction::EmbeddedHalf& h : extraction::embed_classes(o)) {
+      described.push_back(fmt::format("{}: {} classes x {} ({} templates from {})", h.key, h.classes, h.dim, h.templates,
+                                      h.template_source));
     }
     print_line(fmt::format("wrote {}: {}", args->out.string(), fmt::join(described, "; ")));
   });

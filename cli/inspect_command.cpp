@@ -3,7 +3,7 @@
 
 #include <memory>
 
-#include "avgzsl/pipelines/inspection.h"
+#include "avgzsl/inspection/inspection.h"
 #include "commands.h"
 
 namespace avgzsl::cli {
@@ -22,9 +22,9 @@ void add_inspect_command(CLI::App& app) {
   c->add_flag("--json", args->json, "print the description as JSON (every tensor listed)");
   c->add_option("--max-tensors", args->max_tensors, "tensors listed in text output (default 20)");
   c->callback([args] {
-    const nlohmann::ordered_json description = pipelines::inspect_path(args->path);
+    const nlohmann::ordered_json description = inspection::inspect_path(args->path);
     if (args->json) fmt::print("{}\n", description.dump(2));
-    else fmt::print("{}", pipelines::inspection_text(description, args->max_tensors));
+    else fmt::print("{}", inspection::inspection_text(description, args->max_tensors));
   });
 }
 

@@ -5,6 +5,7 @@
 
 #include <c10/util/Exception.h>
 
+#include "avgzsl/media/video_decoder.h"
 #include "avgzsl/util/allocator.h"
 #include "avgzsl/util/threads.h"
 #include "commands.h"
@@ -12,6 +13,8 @@
 int main(int argc, char** argv) {
   avgzsl::util::restart_with_passive_openmp(argv);
   avgzsl::util::keep_freed_tensor_memory();
+  // Broken videos make FFmpeg talkative; extract and predict report every failure once, with its file.
+  avgzsl::media::set_ffmpeg_log_level(avgzsl::media::FfmpegLogLevel::quiet);
   CLI::App app{"avgzsl: audio-visual (generalized) zero-shot video classification with CLIP and CLAP features"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "avgzsl 0.1.0");

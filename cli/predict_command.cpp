@@ -4,7 +4,7 @@
 
 #include <memory>
 
-#include "avgzsl/pipelines/zero_shot_prediction.h"
+#include "avgzsl/prediction/zero_shot_prediction.h"
 #include "avgzsl/util/threads.h"
 #include "commands.h"
 #include "print_line.h"
@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string report_json(const pipelines::PredictionReport& report) {
+std::string report_json(const prediction::PredictionReport& report) {
   nlohmann::json videos = nlohmann::json::array();
   for (const auto& v : report.videos) {
     nlohmann::json row = {{"video", v.video.string()}, {"has_audio", v.has_audio}};
@@ -30,7 +30,7 @@ std::string report_json(const pipelines::PredictionReport& report) {
   return nlohmann::json{{"mode", report.mode}, {"modalities", report.modalities}, {"videos", videos}}.dump(2);
 }
 
-void print_report(const pipelines::PredictionReport& report) {
+void print_report(const prediction::PredictionReport& report) {
   print_line(fmt::format("# {} ({}); score: {}", report.mode, report.modalities,
                          report.mode == "run" ? "-distance in the model's embedding space"
                                               : "class probability, CLIP and CLAP fused"));
@@ -50,7 +50,7 @@ void print_report(const pipelines::PredictionReport& report) {
 
 void add_predict_command(CLI::App& app) {
   struct Args {
-    pipelines::PredictOptions o;
+    prediction::PredictOptions o;
     std::string classes;
     fs::path classes_file;
     std::string pixels = "standard";
@@ -79,11 +79,11 @@ void add_predict_command(CLI::App& app) {
   c->callback([args] {
     util::configure_threads(args->threads);
     if (args->classes.empty() && args->classes_file.empty()) throw std::invalid_argument("give --classes or --classes-file");
-    args->o.classes = args->classes_file.empty() ? pipelines::parse_class_list(args->classes)
-                                                 : pipelines::read_class_file(args->classes_file);
-    args->o.pixels = pipelines::parse_frame_pixels(args->pixels);
+    args->o.classes = args->classes_file.empty() ? prediction::parse_class_list(args->classes)
+                                                 : prediction::read_class_file(args->classes_file);
+    args->o.pixels = encoders::parse_frame_pixels(args->pixels);
     args->o.device = parse_device(args->device);
-    const pipelines::PredictionReport report = pipelines::predict_videos(args->o);
+    const prediction::PredictionReport report = prediction::predict_videos(args->o);
     if (args->json) {
       print_line(report_json(report));
     } else {

@@ -6,10 +6,11 @@
 #include <memory>
 #include <optional>
 
-#include "avgzsl/data/clipclap_release.h"
+#include "avgzsl/reference/clipclap_release.h"
 #include "avgzsl/data/dataset.h"
-#include "avgzsl/pipelines/training_run.h"
+#include "avgzsl/training/training_run.h"
 #include "avgzsl/util/progress.h"
+#include "avgzsl/util/threads.h"
 #include "commands.h"
 #include "print_line.h"
 #include "training_options.h"
@@ -20,14 +21,14 @@ namespace {
 
 std::string layouts_text() {
   std::string s;
-  for (const std::string& l : clipclap_release_layouts()) s += (s.empty() ? "" : "|") + l;
+  for (const std::string& l : reference::clipclap_release_layouts()) s += (s.empty() ? "" : "|") + l;
   return s;
 }
 
-void print_dataset_summary(const Dataset& d) {
+void print_dataset_summary(const data::Dataset& d) {
   fmt::print("{}: {} classes; features visual {} audio {}; class text CLIP {} CLAP {}\n", d.name, d.num_classes(),
              d.visual_dim, d.audio_dim, d.clip_dim, d.clap_dim);
-  for (const char* split : kClassSplitNames) {
+  for (const char* split : data::kClassSplitNames) {
     const auto it = d.video_splits.find(split);
     const std::string videos = it == d.video_splits.end() ? "" : fmt::format(", {:>6} videos", it->second.size());
     fmt::print("  {:<20} {:>4} classes{}\n", split, d.class_split(split).size(), videos);
@@ -38,7 +39,7 @@ void print_dataset_summary(const Dataset& d) {
 
 void add_import_clipclap_command(CLI::App& app) {
   struct Args {
-    ClipClapImportOptions options;
+    reference::ClipClapImportOptions options;
     std::string text_rows = "reference";
     std::string out;
     bool force = false;
@@ -55,15 +56,15 @@ void add_import_clipclap_command(CLI::App& app) {
   c->add_option("--out", args->out, "native dataset directory to create")->required();
   c->add_flag("--force", args->force, "replace an existing directory");
   c->callback([args] {
-    args->options.text_rows = parse_class_text_rows(args->text_rows);
+    args->options.text_rows = reference::parse_class_text_rows(args->text_rows);
     const auto start = std::chrono::steady_clock::now();
     std::optional<util::Progress> bar;
-    const ClipClapImport imported = import_clipclap_release(args->options, [&](int64_t done, int64_t total) {
+    const reference::ClipClapImport imported = reference::import_clipclap_release(args->options, [&](int64_t done, int64_t total) {
       if (!bar) bar.emplace("import", total, "class files", util::stderr_is_terminal());
       bar->update(done);
     });
     if (bar) bar->finish();
-    save_dataset(imported.dataset, args->out, args->force);
+    data::save_dataset(imported.dataset, args->out, args->force);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     print_dataset_summary(imported.dataset);
     for (const std::string& note : imported.notes) print_line("note: " + note);
@@ -93,10 +94,10 @@ void add_export_command(CLI::App& app) {
   c->add_option("--out", args->out, "release root to create")->required();
   c->add_flag("--force", args->force, "replace an existing directory");
   c->callback([args] {
-    const Dataset d = load_dataset(args->data);
+    const data::Dataset d = data::load_dataset(args->data);
     const std::string layout = args->layout.empty() ? d.name : args->layout;
-    const ClassTextRows rows = parse_class_text_rows(args->text_rows);
-    const int64_t moved = export_clipclap_release(d, args->out, layout, args->split, "cls_features_non_averaged", args->force, rows);
+    const reference::ClassTextRows rows = reference::parse_class_text_rows(args->text_rows);
+    const int64_t moved = reference::export_clipclap_release(d, args->out, layout, args->split, "cls_features_non_averaged", args->force, rows);
     if (moved > 0) {
       print_line(fmt::format("note: {} of {} class-text vectors are stored under another class's display name, so that "
                              "the reference's row rule gives each class its own (--class-text by-name keys them by name)",
@@ -121,7 +122,9 @@ void add_import_checkpoint_command(CLI::App& app) {
   c->add_option("--out", args->out, "run directory to create")->required();
   c->add_flag("--force", args->force, "replace an existing run directory");
   c->callback([args] {
-    pipelines::import_reference_run(args->options.resolve(), args->stage1, args->stage2, args->out, print_line, args->force);
+    const training::TrainConfig config = args->options.resolve();
+    util::configure_threads(config.threads);
+    training::import_reference_run(config, args->stage1, args->stage2, args->out, print_line, args->force);
     fmt::print("run directory: {}  (score it with: avgzsl evaluate --run {})\n", args->out, args->out);
   });
 }

@@ -11,7 +11,7 @@ namespace avgzsl::cli {
 void add_synth_command(CLI::App& app) {
   struct Args {
     std::string out;
-    SyntheticOptions options;
+    data::SyntheticOptions options;
     bool force = false;
   };
   auto args = std::make_shared<Args>();
@@ -22,8 +22,8 @@ void add_synth_command(CLI::App& app) {
   c->add_option("--videos-scale", args->options.videos_scale, "multiplies the videos per class (default 1)");
   c->add_flag("--force", args->force, "replace an existing directory");
   c->callback([args] {
-    const Dataset d = make_synthetic_dataset(args->options);
-    save_dataset(d, args->out, args->force);
+    const data::Dataset d = data::make_synthetic_dataset(args->options);
+    data::save_dataset(d, args->out, args->force);
     int64_t videos = 0;
     for (const auto& [name, split] : d.video_splits) videos += split.size();
     fmt::print("wrote {} to {}: {} classes, {} videos, visual {} / audio {} features, CLIP {} / CLAP {} text\n", d.name,

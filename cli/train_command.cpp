@@ -2,7 +2,8 @@
 
 #include <memory>
 
-#include "avgzsl/pipelines/training_run.h"
+#include "avgzsl/training/training_run.h"
+#include "avgzsl/util/threads.h"
 #include "commands.h"
 #include "print_line.h"
 #include "training_options.h"
@@ -21,11 +22,12 @@ void add_train_command(CLI::App& app) {
   c->add_option("--out", args->out, "run directory to create")->required();
   c->add_flag("--force", args->force, "replace an existing run directory (only once the new run is complete)");
   c->callback([args] {
-    const pipelines::TrainConfig config = args->options.resolve();
-    const auto result = pipelines::train_run(config, args->out, print_line,
+    const training::TrainConfig config = args->options.resolve();
+    util::configure_threads(config.threads);
+    const auto result = training::train_run(config, args->out, print_line,
                                              args->force);
     if (result.tested) {
-      fmt::print("\n{}", pipelines::format_result_table({{result.dataset_name + " (test)", {result.summary}}}));
+      fmt::print("\n{}", training::format_result_table({{result.dataset_name + " (test)", {result.summary}}}));
     }
     fmt::print("run directory: {}\n", args->out);
   });

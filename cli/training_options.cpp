@@ -2,7 +2,6 @@
 
 #include <memory>
 
-#include "avgzsl/io/atomic_file.h"
 
 namespace avgzsl::cli {
 
@@ -41,20 +40,12 @@ void TrainingOptions::add_to(CLI::App* c, bool with_stage) {
   collectors_.push_back(bind<double>(c, "dropout", "dropout of every block (default 0.1)"));
 }
 
-pipelines::TrainConfig TrainingOptions::resolve() const {
-  pipelines::TrainConfig config;
-  if (!config_file_.empty()) {
-    nlohmann::json file;
-    try {
-      file = nlohmann::json::parse(io::read_file(config_file_));
-    } catch (const nlohmann::json::exception& e) {
-      throw std::runtime_error(config_file_ + ": not valid JSON (" + e.what() + ")");
-    }
-    pipelines::apply_json(config, file, config_file_);
-  }
+training::TrainConfig TrainingOptions::resolve() const {
+  training::TrainConfig config;
+  if (!config_file_.empty()) training::apply_json_file(config, config_file_);
   nlohmann::json given = nlohmann::json::object();
   for (const auto& collect : collectors_) collect(given);
-  pipelines::apply_json(config, given, "command line");
+  training::apply_json(config, given, "command line");
   return config;
 }
 

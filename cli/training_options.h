@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "avgzsl/pipelines/train_config.h"
+#include "avgzsl/training/train_config.h"
 
 namespace avgzsl::cli {
 
@@ -16,7 +16,7 @@ class TrainingOptions {
   // Registers --data, --config, --epochs, --lr, ... on `command`.
   void add_to(CLI::App* command, bool with_stage);
   // Defaults, then the config file, then what the command line gave.
-  pipelines::TrainConfig resolve() const;
+  training::TrainConfig resolve() const;
 
  private:
   std::string config_file_;

@@ -3,7 +3,7 @@
 // DFT, clip fitting) and parity with the golden front ends (../shared/data/golden/clap/
 // frontend_cases: torchlibrosa as WavCaps builds it, Hugging Face's ClapFeatureExtractor;
 // skipped when absent).
-#include "avgzsl/models/audio_frontend.h"
+#include "avgzsl/encoders/clap/audio_frontend.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -14,10 +14,10 @@
 
 #include "avgzsl/io/safetensors.h"
 #include "avgzsl/media/video_decoder.h"
-#include "avgzsl/models/clap_audio_encoder.h"
+#include "avgzsl/encoders/clap/clap_audio_encoder.h"
 #include "golden_data.h"
 
-namespace avgzsl::models {
+namespace avgzsl::encoders {
 namespace {
 namespace frontend_test {
 
@@ -27,8 +27,8 @@ using testing::golden_clap_dir;
 
 constexpr double kPi = 3.14159265358979323846;
 
-LogMelConfig wavcaps_config() { return ClapAudioFrontEnd::wavcaps().log_mel; }
-LogMelConfig hf_config() { return ClapAudioFrontEnd::hugging_face_default(false).log_mel; }
+encoders::LogMelConfig wavcaps_config() { return encoders::ClapAudioFrontEnd::wavcaps().log_mel; }
+encoders::LogMelConfig hf_config() { return encoders::ClapAudioFrontEnd::hugging_face_default(false).log_mel; }
 
 std::vector<float> sine(double freq, double amplitude, int sample_rate, int64_t samples) {
   std::vector<float> out(static_cast<size_t>(samples));
@@ -41,10 +41,10 @@ torch::Tensor as_batch(std::vector<float> wav) {
 }
 
 // The filter edges/centres in Hz from the mel formula alone (n_mels + 2 points).
-std::vector<double> mel_points(const LogMelConfig& c) {
+std::vector<double> mel_points(const encoders::LogMelConfig& c) {
   std::vector<double> hz(c.n_mels + 2);
-  const double lo = hz_to_mel(c.f_min, c.scale), hi = hz_to_mel(c.f_max, c.scale);
-  for (size_t i = 0; i < hz.size(); ++i) hz[i] = mel_to_hz(lo + (hi - lo) * i / (hz.size() - 1), c.scale);
+  const double lo = encoders::hz_to_mel(c.f_min, c.scale), hi = encoders::hz_to_mel(c.f_max, c.scale);
+  for (size_t i = 0; i < hz.size(); ++i) hz[i] = encoders::mel_to_hz(lo + (hi - lo) * i / (hz.size() - 1), c.scale);
   return hz;
 }
 
@@ -72,20 +72,20 @@ std::vector<float> decode(const fs::path& flac, int sample_rate) {
 
 TEST(AudioFrontend, MelScalesMatchTheirFormulas) {
   // Slaney: linear below 1 kHz (3 mel per 200 Hz), 27 mel per factor 6.4 above.
-  EXPECT_NEAR(hz_to_mel(200, MelScale::slaney), 3.0, 1e-12);
-  EXPECT_NEAR(hz_to_mel(1000, MelScale::slaney), 15.0, 1e-12);
-  EXPECT_NEAR(hz_to_mel(6400, MelScale::slaney), 42.0, 1e-12);
-  EXPECT_NEAR(hz_to_mel(700, MelScale::htk), 2595.0 * std::log10(2.0), 1e-9);
-  for (MelScale scale : {MelScale::slaney, MelScale::htk}) {
+  EXPECT_NEAR(encoders::hz_to_mel(200, encoders::MelScale::slaney), 3.0, 1e-12);
+  EXPECT_NEAR(encoders::hz_to_mel(1000, encoders::MelScale::slaney), 15.0, 1e-12);
+  EXPECT_NEAR(encoders::hz_to_mel(6400, encoders::MelScale::slaney), 42.0, 1e-12);
+  EXPECT_NEAR(encoders::hz_to_mel(700, encoders::MelScale::htk), 2595.0 * std::log10(2.0), 1e-9);
+  for (encoders::MelScale scale : {encoders::MelScale::slaney, encoders::MelScale::htk}) {
     for (double hz : {0.0, 50.0, 999.0, 1000.0, 1001.0, 4321.0, 14000.0, 24000.0}) {
-      EXPECT_NEAR(mel_to_hz(hz_to_mel(hz, scale), scale), hz, 1e-9 * std::max(1.0, hz));
+      EXPECT_NEAR(encoders::mel_to_hz(encoders::hz_to_mel(hz, scale), scale), hz, 1e-9 * std::max(1.0, hz));
     }
   }
 }
 
 TEST(AudioFrontend, FilterRowsAreTrianglesAtTheMelCentres) {
-  for (const LogMelConfig& c : {wavcaps_config(), hf_config()}) {
-    const torch::Tensor bank = mel_filter_bank(c).to(torch::kFloat64);
+  for (const encoders::LogMelConfig& c : {wavcaps_config(), hf_config()}) {
+    const torch::Tensor bank = encoders::mel_filter_bank(c).to(torch::kFloat64);
     ASSERT_EQ(bank.sizes(), (std::vector<int64_t>{c.n_mels, c.n_fft / 2 + 1}));
     const std::vector<double> hz = mel_points(c);
     const double df = static_cast<double>(c.sample_rate) / c.n_fft;
@@ -113,21 +113,21 @@ TEST(AudioFrontend, FilterRowsAreTrianglesAtTheMelCentres) {
     EXPECT_GE(checked_area, 10);
   }
   // HTK without normalisation: unit-height triangles.
-  LogMelConfig htk = hf_config();
-  htk.scale = MelScale::htk;
-  htk.norm = MelNorm::none;
-  const torch::Tensor bank = mel_filter_bank(htk);
+  encoders::LogMelConfig htk = hf_config();
+  htk.scale = encoders::MelScale::htk;
+  htk.norm = encoders::MelNorm::none;
+  const torch::Tensor bank = encoders::mel_filter_bank(htk);
   EXPECT_LE(bank.max().item<float>(), 1.0f + 1e-6f);
   EXPECT_GT(std::get<0>(bank.max(1)).min().item<float>(), 0.4f);
 }
 
 TEST(AudioFrontend, ToneLandsInItsMelBinAndLevelsArePowerDecibels) {
-  const LogMelConfig c = wavcaps_config();
+  const encoders::LogMelConfig c = wavcaps_config();
   const std::vector<double> hz = mel_points(c);
   for (int64_t m : {10, 30, 50}) {
     const double f0 = hz[m + 1];  // centre of filter m
-    const torch::Tensor half = log_mel_spectrogram(as_batch(sine(f0, 0.5, c.sample_rate, 32000)), c);
-    const torch::Tensor quarter = log_mel_spectrogram(as_batch(sine(f0, 0.25, c.sample_rate, 32000)), c);
+    const torch::Tensor half = encoders::log_mel_spectrogram(as_batch(sine(f0, 0.5, c.sample_rate, 32000)), c);
+    const torch::Tensor quarter = encoders::log_mel_spectrogram(as_batch(sine(f0, 0.25, c.sample_rate, 32000)), c);
     const torch::Tensor frame = half[0][0][50];  // a frame far from the edges
     EXPECT_EQ(frame.argmax().item<int64_t>(), m) << f0 << " Hz";
     // Half the amplitude is a quarter of the power: 10 log10(4) dB lower in every loud bin.
@@ -137,25 +137,25 @@ TEST(AudioFrontend, ToneLandsInItsMelBinAndLevelsArePowerDecibels) {
 }
 
 TEST(AudioFrontend, SilenceIsMinus100AndFramesAreOnePlusLengthOverHop) {
-  const LogMelConfig c = wavcaps_config();
+  const encoders::LogMelConfig c = wavcaps_config();
   for (int64_t n : {513, 1000, 31999, 32000, 320000}) {
-    const torch::Tensor mel = log_mel_spectrogram(torch::zeros({2, n}), c);
+    const torch::Tensor mel = encoders::log_mel_spectrogram(torch::zeros({2, n}), c);
     ASSERT_EQ(mel.sizes(), (std::vector<int64_t>{2, 1, 1 + n / c.hop_length, c.n_mels}));
     EXPECT_TRUE((mel == -100.0f).all().item<bool>()) << n;
   }
-  EXPECT_THROW(log_mel_spectrogram(torch::zeros({1, 512}), c), c10::Error);  // too short to reflect-pad
-  EXPECT_THROW(log_mel_spectrogram(torch::zeros({512}), c), c10::Error);
+  EXPECT_THROW(encoders::log_mel_spectrogram(torch::zeros({1, 512}), c), c10::Error);  // too short to reflect-pad
+  EXPECT_THROW(encoders::log_mel_spectrogram(torch::zeros({512}), c), c10::Error);
 }
 
 TEST(AudioFrontend, MatchesADirectReflectPaddedHannDft) {
-  LogMelConfig c = wavcaps_config();
+  encoders::LogMelConfig c = wavcaps_config();
   c.n_fft = c.win_length = 256;
   c.hop_length = 100;
   c.n_mels = 20;
   torch::manual_seed(3);
   const torch::Tensor wav = torch::randn({1, 2000}) * 0.3;
-  const torch::Tensor ours = log_mel_spectrogram(wav, c);
-  const torch::Tensor bank = mel_filter_bank(c).to(torch::kFloat64);
+  const torch::Tensor ours = encoders::log_mel_spectrogram(wav, c);
+  const torch::Tensor bank = encoders::mel_filter_bank(c).to(torch::kFloat64);
   const auto x = wav.to(torch::kFloat64)[0];
   const int64_t n = x.size(0), half = c.n_fft / 2;
   for (int64_t t : {0, 1, 10, 20}) {  // frame 0 reaches into the reflected padding
@@ -181,36 +181,36 @@ TEST(AudioFrontend, MatchesADirectReflectPaddedHannDft) {
 
 TEST(AudioFrontend, FitClipLength) {
   const std::vector<float> three = {1, 2, 3};
-  EXPECT_EQ(fit_clip_length(three, 7, ClipPadding::zeros_at_end), (std::vector<float>{1, 2, 3, 0, 0, 0, 0}));
-  EXPECT_EQ(fit_clip_length(three, 7, ClipPadding::repeat_then_zeros), (std::vector<float>{1, 2, 3, 1, 2, 3, 0}));
-  EXPECT_EQ(fit_clip_length(three, 8, ClipPadding::repeat), (std::vector<float>{1, 2, 3, 1, 2, 3, 1, 2}));
-  EXPECT_EQ(fit_clip_length(three, 3, ClipPadding::repeat), three);
-  EXPECT_EQ(fit_clip_length({}, 4, ClipPadding::repeat_then_zeros), (std::vector<float>(4, 0.0f)));
+  EXPECT_EQ(encoders::fit_clip_length(three, 7, encoders::ClipPadding::zeros_at_end), (std::vector<float>{1, 2, 3, 0, 0, 0, 0}));
+  EXPECT_EQ(encoders::fit_clip_length(three, 7, encoders::ClipPadding::repeat_then_zeros), (std::vector<float>{1, 2, 3, 1, 2, 3, 0}));
+  EXPECT_EQ(encoders::fit_clip_length(three, 8, encoders::ClipPadding::repeat), (std::vector<float>{1, 2, 3, 1, 2, 3, 1, 2}));
+  EXPECT_EQ(encoders::fit_clip_length(three, 3, encoders::ClipPadding::repeat), three);
+  EXPECT_EQ(encoders::fit_clip_length({}, 4, encoders::ClipPadding::repeat_then_zeros), (std::vector<float>(4, 0.0f)));
   std::vector<float> ramp(25);
   std::iota(ramp.begin(), ramp.end(), 0.0f);
   // Centred crop: start = 25 / 2 - 10 / 2 = 7 whatever the padding rule.
-  for (ClipPadding p : {ClipPadding::zeros_at_end, ClipPadding::repeat_then_zeros, ClipPadding::repeat}) {
-    const auto crop = fit_clip_length(ramp, 10, p);
+  for (encoders::ClipPadding p : {encoders::ClipPadding::zeros_at_end, encoders::ClipPadding::repeat_then_zeros, encoders::ClipPadding::repeat}) {
+    const auto crop = encoders::fit_clip_length(ramp, 10, p);
     ASSERT_EQ(crop.size(), 10u);
     EXPECT_EQ(crop.front(), 7.0f);
     EXPECT_EQ(crop.back(), 16.0f);
   }
-  EXPECT_EQ(clip_start_sample(25, 10), 7);
-  EXPECT_EQ(clip_start_sample(26, 10), 8);
-  EXPECT_EQ(clip_start_sample(9, 10), 0);
+  EXPECT_EQ(encoders::clip_start_sample(25, 10), 7);
+  EXPECT_EQ(encoders::clip_start_sample(26, 10), 8);
+  EXPECT_EQ(encoders::clip_start_sample(9, 10), 0);
   // ClipClap's crop of the 25-s clip at 32 kHz and HF's centred offset at 48 kHz (golden values).
-  EXPECT_EQ(clip_start_sample(800000, 320000), 240000);
-  EXPECT_EQ(clip_start_sample(1200000, 480000), 360000);
-  EXPECT_THROW(fit_clip_length(three, 0, ClipPadding::repeat), std::invalid_argument);
+  EXPECT_EQ(encoders::clip_start_sample(800000, 320000), 240000);
+  EXPECT_EQ(encoders::clip_start_sample(1200000, 480000), 360000);
+  EXPECT_THROW(encoders::fit_clip_length(three, 0, encoders::ClipPadding::repeat), std::invalid_argument);
 }
 
 TEST(AudioFrontend, ConfigValidation) {
-  LogMelConfig c = wavcaps_config();
+  encoders::LogMelConfig c = wavcaps_config();
   c.f_max = 20000;  // above Nyquist at 32 kHz
-  EXPECT_THROW(mel_filter_bank(c), std::invalid_argument);
+  EXPECT_THROW(encoders::mel_filter_bank(c), std::invalid_argument);
   c = wavcaps_config();
   c.hop_length = 0;
-  EXPECT_THROW(log_mel_spectrogram(torch::zeros({1, 2000}), c), std::invalid_argument);
+  EXPECT_THROW(encoders::log_mel_spectrogram(torch::zeros({1, 2000}), c), std::invalid_argument);
 }
 
 // ---- golden front ends ----
@@ -220,8 +220,8 @@ TEST(AudioFrontendGolden, FilterBanksMatchLibrosaAndTransformers) {
   AVGZSL_SKIP_WITHOUT(dir);
   const io::SafetensorsFile wavcaps(dir / "wavcaps_32k.safetensors");
   const io::SafetensorsFile hf(dir / "hf_48k.safetensors");
-  const double d32 = (mel_filter_bank(wavcaps_config()) - wavcaps.tensor("mel_filterbank", torch::kFloat32)).abs().max().item<double>();
-  const double d48 = (mel_filter_bank(hf_config()) - hf.tensor("mel_filters_slaney", torch::kFloat32)).abs().max().item<double>();
+  const double d32 = (encoders::mel_filter_bank(wavcaps_config()) - wavcaps.tensor("mel_filterbank", torch::kFloat32)).abs().max().item<double>();
+  const double d48 = (encoders::mel_filter_bank(hf_config()) - hf.tensor("mel_filters_slaney", torch::kFloat32)).abs().max().item<double>();
   RecordProperty("filterbank_32k_max_abs_diff", testing::measured_difference(d32));
   RecordProperty("filterbank_48k_max_abs_diff", testing::measured_difference(d48));
   EXPECT_LT(d32, 1e-6);
@@ -242,7 +242,7 @@ TEST(AudioFrontendGolden, WavCapsTorchlibrosaLogMels) {
   const fs::path dir = golden_clap_dir() / "frontend_cases";
   AVGZSL_SKIP_WITHOUT(dir);
   const io::SafetensorsFile golden(dir / "wavcaps_32k.safetensors");
-  const ClapAudioFrontEnd fe = ClapAudioFrontEnd::wavcaps();
+  const encoders::ClapAudioFrontEnd fe = encoders::ClapAudioFrontEnd::wavcaps();
   struct Case {
     std::string name, tensor;
     bool fitted;
@@ -256,10 +256,10 @@ TEST(AudioFrontendGolden, WavCapsTorchlibrosaLogMels) {
     std::vector<float> wav = decode(dir / "audio_32k" / (c.name + ".flac"), 32000);
     if (c.fitted) {
       const int64_t start = golden.tensor(c.name + ".clipclap_waveform_start").item<int64_t>();
-      EXPECT_EQ(clip_start_sample(static_cast<int64_t>(wav.size()), fe.clip_samples), start) << c.tensor;
-      wav = fit_clip_length(wav, fe.clip_samples, fe.padding);
+      EXPECT_EQ(encoders::clip_start_sample(static_cast<int64_t>(wav.size()), fe.clip_samples), start) << c.tensor;
+      wav = encoders::fit_clip_length(wav, fe.clip_samples, fe.padding);
     }
-    const torch::Tensor ours = log_mel_spectrogram(as_batch(wav), fe.log_mel)[0];  // [1, T, M]
+    const torch::Tensor ours = encoders::log_mel_spectrogram(as_batch(wav), fe.log_mel)[0];  // [1, T, M]
     const torch::Tensor expected = golden.tensor(c.tensor, torch::kFloat32);
     const DbComparison d = compare_db(ours, expected);
     RecordProperty(c.tensor + "_max_abs_db_loud", testing::measured_difference(d.max_loud));
@@ -275,21 +275,21 @@ TEST(AudioFrontendGolden, HuggingFaceFeatureExtractorInputFeatures) {
   AVGZSL_SKIP_WITHOUT(dir);
   const io::SafetensorsFile golden(dir / "hf_48k.safetensors");
   // The golden's feature extractor settings, read the way the encoder reads them.
-  const ClapAudioFrontEnd fe =
-      ClapAudioFrontEnd::from_hf_preprocessor_file(golden_clap_dir() / "laion_htsat_tiny" / "preprocessor_config.json");
-  EXPECT_EQ(fe.padding, ClipPadding::repeat_then_zeros);
+  const encoders::ClapAudioFrontEnd fe =
+      encoders::ClapAudioFrontEnd::from_hf_preprocessor_file(golden_clap_dir() / "laion_htsat_tiny" / "preprocessor_config.json");
+  EXPECT_EQ(fe.padding, encoders::ClipPadding::repeat_then_zeros);
   EXPECT_EQ(fe.clip_samples, 480000);
-  EXPECT_EQ(fe.log_mel.scale, MelScale::slaney);
+  EXPECT_EQ(fe.log_mel.scale, encoders::MelScale::slaney);
   EXPECT_EQ(fe.log_mel.hop_length, 480);
   EXPECT_EQ(fe.log_mel.f_min, 50);
   const std::vector<std::pair<std::string, std::string>> cases = {{"silence", "silence.input_features"},
                                                                   {"sine1k_full", "sine1k_full.input_features"},
                                                                   {"clip3s", "clip3s.input_features"},
                                                                   {"clip25s", "clip25s.input_features_center"}};
-  EXPECT_EQ(clip_start_sample(1200000, fe.clip_samples), golden.tensor("clip25s.trunc_offset_center").item<int64_t>());
+  EXPECT_EQ(encoders::clip_start_sample(1200000, fe.clip_samples), golden.tensor("clip25s.trunc_offset_center").item<int64_t>());
   for (const auto& [name, tensor] : cases) {
-    const std::vector<float> wav = fit_clip_length(decode(dir / "audio_48k" / (name + ".flac"), 48000), fe.clip_samples, fe.padding);
-    const torch::Tensor ours = log_mel_spectrogram(as_batch(wav), fe.log_mel)[0];
+    const std::vector<float> wav = encoders::fit_clip_length(decode(dir / "audio_48k" / (name + ".flac"), 48000), fe.clip_samples, fe.padding);
+    const torch::Tensor ours = encoders::log_mel_spectrogram(as_batch(wav), fe.log_mel)[0];
     const DbComparison d = compare_db(ours, golden.tensor(tensor, torch::kFloat32));
     RecordProperty(tensor + "_max_abs_db_loud", testing::measured_difference(d.max_loud));
     RecordProperty(tensor + "_max_abs_db_all", testing::measured_difference(d.max_all));
@@ -305,11 +305,11 @@ TEST(AudioFrontendGolden, TenSecondModelInputs) {
   const std::vector<std::string> rows = {"sine440_half", "noise", "chirp"};
   struct Folder {
     std::string dir, tensor;
-    ClapAudioFrontEnd fe;
+    encoders::ClapAudioFrontEnd fe;
     int rate;
   };
-  const std::vector<Folder> folders = {{"wavcaps_htsat_tiny", "logmel", ClapAudioFrontEnd::wavcaps(), 32000},
-                                       {"laion_htsat_tiny", "input_features", ClapAudioFrontEnd::hugging_face_default(false), 48000}};
+  const std::vector<Folder> folders = {{"wavcaps_htsat_tiny", "logmel", encoders::ClapAudioFrontEnd::wavcaps(), 32000},
+                                       {"laion_htsat_tiny", "input_features", encoders::ClapAudioFrontEnd::hugging_face_default(false), 48000}};
   for (const Folder& f : folders) {
     const fs::path dir = golden_clap_dir() / f.dir;
     const io::SafetensorsFile cases(dir / "cases.safetensors");
@@ -317,7 +317,7 @@ TEST(AudioFrontendGolden, TenSecondModelInputs) {
     for (size_t i = 0; i < rows.size(); ++i) {
       const std::vector<float> wav = decode(dir / "audio" / (rows[i] + ".flac"), f.rate);
       ASSERT_EQ(static_cast<int64_t>(wav.size()), f.fe.clip_samples) << rows[i];
-      const torch::Tensor ours = log_mel_spectrogram(as_batch(wav), f.fe.log_mel)[0];
+      const torch::Tensor ours = encoders::log_mel_spectrogram(as_batch(wav), f.fe.log_mel)[0];
       const DbComparison d = compare_db(ours, golden[static_cast<int64_t>(i)]);
       RecordProperty(f.dir + "_" + rows[i] + "_max_abs_db_loud", testing::measured_difference(d.max_loud));
       RecordProperty(f.dir + "_" + rows[i] + "_max_abs_db_all", testing::measured_difference(d.max_all));
@@ -329,4 +329,4 @@ TEST(AudioFrontendGolden, TenSecondModelInputs) {
 
 }  // namespace frontend_test
 }  // namespace
-}  // namespace avgzsl::models
+}  // namespace avgzsl::encoders

@@ -3,7 +3,7 @@
 // layouts, strict loading, configs, fusion, the encoder from a model folder), and parity with the
 // golden tiny models (../shared/data/golden/clap: WavCaps HTSAT, LAION HTSAT and its Hugging Face
 // port; skipped when absent).
-#include "avgzsl/models/clap_audio_encoder.h"
+#include "avgzsl/encoders/clap/clap_audio_encoder.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -17,13 +17,13 @@
 
 #include "avgzsl/io/safetensors.h"
 #include "avgzsl/media/video_decoder.h"
-#include "avgzsl/models/htsat.h"
-#include "avgzsl/models/pretrained_weights.h"
+#include "avgzsl/encoders/clap/htsat.h"
+#include "avgzsl/encoders/pretrained_weights.h"
 #include "golden_data.h"
 #include "temp_dir.h"
 #include "test_support.h"
 
-namespace avgzsl::models {
+namespace avgzsl::encoders {
 namespace {
 namespace clap_audio_test {
 
@@ -33,8 +33,8 @@ using testing::golden_clap_dir;
 using testing::TempDir;
 
 // 16 mels, a 64x64 image: grids 16, 8, 4 with window 4 (the last stage unshifted).
-HtsatConfig tiny_config() {
-  HtsatConfig c;
+encoders::HtsatConfig tiny_config() {
+  encoders::HtsatConfig c;
   c.num_mel_bins = 16;
   c.spec_size = 64;
   c.patch_size = 4;
@@ -48,8 +48,8 @@ HtsatConfig tiny_config() {
 }
 
 // The released models' geometry (64 mels, 256x256, window 8, 4 stages) with tiny widths.
-HtsatConfig tiny_wide_grid_config() {
-  HtsatConfig c;
+encoders::HtsatConfig tiny_wide_grid_config() {
+  encoders::HtsatConfig c;
   c.embed_dim = 4;
   c.depths = {2, 2, 2, 2};
   c.num_heads = {1, 1, 2, 2};
@@ -77,8 +77,8 @@ void randomize(torch::nn::Module& module, uint64_t seed) {
   }
 }
 
-ClapAudioModel tiny_model(const HtsatConfig& c = tiny_config(), uint64_t seed = 0) {
-  ClapAudioModel model(c);
+encoders::ClapAudioModel tiny_model(const encoders::HtsatConfig& c = tiny_config(), uint64_t seed = 0) {
+  encoders::ClapAudioModel model(c);
   randomize(*model, seed);
   model->eval();
   return model;
@@ -109,7 +109,7 @@ void expect_one_line_error(const std::string& message, const std::vector<std::st
   for (const auto& p : parts) EXPECT_NE(message.find(p), std::string::npos) << "'" << p << "' not in: " << message;
 }
 
-io::NamedTensors exported(ClapAudioModel& model, WeightNaming naming) { return clap_audio_named_tensors(*model, naming); }
+io::NamedTensors exported(encoders::ClapAudioModel& model, encoders::WeightNaming naming) { return encoders::clap_audio_named_tensors(*model, naming); }
 
 void erase(io::NamedTensors& tensors, const std::string& name) {
   const auto it = std::find_if(tensors.begin(), tensors.end(), [&](const auto& t) { return t.first == name; });
@@ -129,7 +129,7 @@ bool has(const io::NamedTensors& tensors, const std::string& name) {
 }
 
 // A Hugging Face CLAP folder the audio encoder reads (tokenizer files are placeholders).
-void write_hf_folder(const fs::path& dir, ClapAudioModel& model, const nlohmann::json* preprocessor) {
+void write_hf_folder(const fs::path& dir, encoders::ClapAudioModel& model, const nlohmann::json* preprocessor) {
   fs::create_directories(dir);
   nlohmann::json config = model->config().to_hf_json();
   config["text_config"] = {{"model_type", "clap_text_model"}};
@@ -137,7 +137,7 @@ void write_hf_folder(const fs::path& dir, ClapAudioModel& model, const nlohmann:
   std::ofstream(dir / "vocab.json") << "{}";
   std::ofstream(dir / "merges.txt") << "#version: 0.2\n";
   if (preprocessor) std::ofstream(dir / "preprocessor_config.json") << preprocessor->dump(2);
-  io::save_safetensors(dir / "model.safetensors", clap_audio_named_tensors(*model, WeightNaming::hugging_face));
+  io::save_safetensors(dir / "model.safetensors", encoders::clap_audio_named_tensors(*model, encoders::WeightNaming::hugging_face));
 }
 
 nlohmann::json tiny_preprocessor() {
@@ -173,7 +173,7 @@ std::vector<std::vector<float>> golden_waveforms(const fs::path& folder, int rat
 // ---- tiny random models ----
 
 TEST(ClapAudioModel, ShapesUnitNormAndDeterminism) {
-  ClapAudioModel model = tiny_model();
+  encoders::ClapAudioModel model = tiny_model();
   torch::NoGradGuard no_grad;
   const torch::Tensor mel = random_log_mel(3, 201, 16);
   const torch::Tensor pooled = model->audio_encoder(mel);
@@ -193,7 +193,7 @@ TEST(ClapAudioModel, ShapesUnitNormAndDeterminism) {
 }
 
 TEST(ClapAudioModel, BatchIndependence) {
-  ClapAudioModel model = tiny_model();
+  encoders::ClapAudioModel model = tiny_model();
   torch::NoGradGuard no_grad;
   const torch::Tensor mel = random_log_mel(3, 180, 16, 7);
   const torch::Tensor batch = model->embed(mel);
@@ -201,7 +201,7 @@ TEST(ClapAudioModel, BatchIndependence) {
 }
 
 TEST(ClapAudioModel, ChunkedCpuForwardEqualsWholeBatch) {
-  ClapAudioModel model = tiny_model();
+  encoders::ClapAudioModel model = tiny_model();
   torch::NoGradGuard no_grad;
   const torch::Tensor mel = random_log_mel(5, 100, 16, 4);
   EXPECT_GE(model->audio_encoder->cpu_chunk_rows(), 5);  // tiny: no chunking
@@ -212,29 +212,29 @@ TEST(ClapAudioModel, ChunkedCpuForwardEqualsWholeBatch) {
   model->audio_encoder->set_cpu_chunk_rows(0);
   EXPECT_GE(model->audio_encoder->cpu_chunk_rows(), 5);
   // HTSAT base runs 2 clips at a time (its first-stage MLP activation is 6 MB a clip).
-  HtsatConfig base;
-  EXPECT_EQ(HtsatAudioEncoder(base)->cpu_chunk_rows(), 2);
+  encoders::HtsatConfig base;
+  EXPECT_EQ(encoders::HtsatAudioEncoder(base)->cpu_chunk_rows(), 2);
 }
 
 TEST(ClapAudioModel, WindowsShiftsAndMasks) {
-  ClapAudioModel model = tiny_model();
+  encoders::ClapAudioModel model = tiny_model();
   const auto& layers = *model->audio_encoder->layers;
   ASSERT_EQ(layers.size(), 3u);
   const std::vector<int64_t> windows = {4, 4, 4}, shifts = {2, 2, 0};
   for (size_t s = 0; s < 3; ++s) {
-    const auto& blocks = *layers[s]->as<HtsatStage>()->blocks;
+    const auto& blocks = *layers[s]->as<encoders::HtsatStage>()->blocks;
     ASSERT_EQ(blocks.size(), 2u);
-    const auto* even = blocks[0]->as<HtsatBlock>();
-    const auto* odd = blocks[1]->as<HtsatBlock>();
+    const auto* even = blocks[0]->as<encoders::HtsatBlock>();
+    const auto* odd = blocks[1]->as<encoders::HtsatBlock>();
     EXPECT_EQ(even->shift(), 0);
     EXPECT_EQ(odd->shift(), shifts[s]) << "stage " << s;
     EXPECT_EQ(odd->window(), windows[s]);
     EXPECT_EQ(odd->attn_mask.defined(), shifts[s] > 0);
-    EXPECT_EQ(static_cast<bool>(layers[s]->as<HtsatStage>()->downsample), s < 2);
+    EXPECT_EQ(static_cast<bool>(layers[s]->as<encoders::HtsatStage>()->downsample), s < 2);
   }
   // Stage 0: a 16x16 grid of 4x4 windows (16 windows); interior windows are unmasked, the last
   // row/column of windows mixes wrapped-around regions (-100).
-  const torch::Tensor mask = layers[0]->as<HtsatStage>()->blocks[1]->as<HtsatBlock>()->attn_mask;
+  const torch::Tensor mask = layers[0]->as<encoders::HtsatStage>()->blocks[1]->as<encoders::HtsatBlock>()->attn_mask;
   ASSERT_EQ(mask.sizes(), (std::vector<int64_t>{16, 16, 16}));
   EXPECT_TRUE(((mask == 0) | (mask == -100)).all().item<bool>());
   EXPECT_TRUE((mask[0] == 0).all().item<bool>());
@@ -242,7 +242,7 @@ TEST(ClapAudioModel, WindowsShiftsAndMasks) {
   EXPECT_TRUE((mask[12] == -100).any().item<bool>());
   EXPECT_TRUE((mask[15] == -100).any().item<bool>());
   // The relative position index of a 4x4 window: 7x7 offsets, 0 at (-3, -3), 24 on the diagonal.
-  const torch::Tensor index = layers[0]->as<HtsatStage>()->blocks[0]->as<HtsatBlock>()->attention->self_attention->relative_position_index;
+  const torch::Tensor index = layers[0]->as<encoders::HtsatStage>()->blocks[0]->as<encoders::HtsatBlock>()->attention->self_attention->relative_position_index;
   EXPECT_EQ(index.sizes(), (std::vector<int64_t>{16, 16}));
   EXPECT_TRUE((index.diagonal() == 24).all().item<bool>());
   EXPECT_EQ(index[0][15].item<int64_t>(), 0);
@@ -250,10 +250,10 @@ TEST(ClapAudioModel, WindowsShiftsAndMasks) {
 }
 
 TEST(ClapAudioWeights, ExportNamesPerLayout) {
-  ClapAudioModel model = tiny_model();
-  const io::NamedTensors hf = exported(model, WeightNaming::hugging_face);
-  const io::NamedTensors wc = exported(model, WeightNaming::wavcaps);
-  const io::NamedTensors la = exported(model, WeightNaming::laion);
+  encoders::ClapAudioModel model = tiny_model();
+  const io::NamedTensors hf = exported(model, encoders::WeightNaming::hugging_face);
+  const io::NamedTensors wc = exported(model, encoders::WeightNaming::wavcaps);
+  const io::NamedTensors la = exported(model, encoders::WeightNaming::laion);
   for (const auto& [name, t] : hf) {
     EXPECT_TRUE(name.rfind("audio_model.audio_encoder.", 0) == 0 || name.rfind("audio_projection.linear", 0) == 0) << name;
     EXPECT_EQ(name.find("attn_mask"), std::string::npos) << name;
@@ -291,51 +291,51 @@ TEST(ClapAudioWeights, ExportNamesPerLayout) {
 }
 
 TEST(ClapAudioWeights, EveryLayoutRoundTripsToIdenticalOutputs) {
-  ClapAudioModel model = tiny_model();
+  encoders::ClapAudioModel model = tiny_model();
   torch::NoGradGuard no_grad;
   const torch::Tensor mel = random_log_mel(2, 150, 16);
   const torch::Tensor expected = model->forward(mel);
   TempDir tmp;
-  for (WeightNaming naming : {WeightNaming::hugging_face, WeightNaming::wavcaps, WeightNaming::laion}) {
+  for (encoders::WeightNaming naming : {encoders::WeightNaming::hugging_face, encoders::WeightNaming::wavcaps, encoders::WeightNaming::laion}) {
     const fs::path file = tmp / (to_string(naming) + ".safetensors");
     io::save_safetensors(file, exported(model, naming));
-    const PretrainedWeights weights(file);
-    EXPECT_EQ(detect_clap_audio_naming(weights), naming);
-    ClapAudioModel loaded = load_clap_audio_model(weights, naming, tiny_config());
+    const encoders::PretrainedWeights weights(file);
+    EXPECT_EQ(encoders::detect_clap_audio_naming(weights), naming);
+    encoders::ClapAudioModel loaded = encoders::load_clap_audio_model(weights, naming, tiny_config());
     EXPECT_TRUE(torch::equal(loaded->forward(mel), expected)) << to_string(naming);
   }
 }
 
 TEST(ClapAudioWeights, StrictLoaderErrorsNameFileAndTensor) {
-  ClapAudioModel model = tiny_model();
+  encoders::ClapAudioModel model = tiny_model();
   TempDir tmp;
-  auto attempt = [&](WeightNaming naming, const std::function<void(io::NamedTensors&)>& edit) {
+  auto attempt = [&](encoders::WeightNaming naming, const std::function<void(io::NamedTensors&)>& edit) {
     io::NamedTensors tensors = exported(model, naming);
     edit(tensors);
     const fs::path file = tmp / "edited.safetensors";
     io::save_safetensors(file, tensors);
-    return error_of([&] { load_clap_audio_model(PretrainedWeights(file), naming, tiny_config()); });
+    return error_of([&] { encoders::load_clap_audio_model(encoders::PretrainedWeights(file), naming, tiny_config()); });
   };
   const std::string file = (tmp / "edited.safetensors").string();
   const std::string norm = "audio_model.audio_encoder.norm.weight";
-  expect_one_line_error(attempt(WeightNaming::hugging_face, [&](auto& t) { erase(t, norm); }), {file, "missing", norm});
+  expect_one_line_error(attempt(encoders::WeightNaming::hugging_face, [&](auto& t) { erase(t, norm); }), {file, "missing", norm});
   const std::string linear2 = "audio_projection.linear2.weight";
-  expect_one_line_error(attempt(WeightNaming::hugging_face, [&](auto& t) { find(t, linear2) = torch::zeros({8, 7}); }),
+  expect_one_line_error(attempt(encoders::WeightNaming::hugging_face, [&](auto& t) { find(t, linear2) = torch::zeros({8, 7}); }),
                         {file, linear2, "[8, 7]", "[8, 8]"});
   const std::string extra = "audio_model.audio_encoder.layers.0.extra.weight";
-  expect_one_line_error(attempt(WeightNaming::hugging_face, [&](auto& t) { t.emplace_back(extra, torch::zeros({2})); }),
+  expect_one_line_error(attempt(encoders::WeightNaming::hugging_face, [&](auto& t) { t.emplace_back(extra, torch::zeros({2})); }),
                         {file, "unexpected", extra});
-  expect_one_line_error(attempt(WeightNaming::hugging_face, [&](auto& t) { t.emplace_back("stray", torch::zeros({2})); }),
+  expect_one_line_error(attempt(encoders::WeightNaming::hugging_face, [&](auto& t) { t.emplace_back("stray", torch::zeros({2})); }),
                         {file, "unexpected", "stray"});
   const std::string qkv = "audio_encoder.audio_enc.layers.0.blocks.0.attn.qkv.weight";
-  expect_one_line_error(attempt(WeightNaming::wavcaps, [&](auto& t) { find(t, qkv) = torch::zeros({11, 4}); }),
+  expect_one_line_error(attempt(encoders::WeightNaming::wavcaps, [&](auto& t) { find(t, qkv) = torch::zeros({11, 4}); }),
                         {file, qkv, "[11, 4]"});
-  expect_one_line_error(attempt(WeightNaming::wavcaps, [&](auto& t) { find(t, qkv) = torch::zeros({15, 4}); }),
+  expect_one_line_error(attempt(encoders::WeightNaming::wavcaps, [&](auto& t) { find(t, qkv) = torch::zeros({15, 4}); }),
                         {file, qkv, "[15, 4]"});
-  expect_one_line_error(attempt(WeightNaming::wavcaps, [&](auto& t) { erase(t, "audio_proj.2.bias"); }),
+  expect_one_line_error(attempt(encoders::WeightNaming::wavcaps, [&](auto& t) { erase(t, "audio_proj.2.bias"); }),
                         {file, "missing", "audio_proj.2.bias"});
   // What real checkpoints carry besides the audio tower loads quietly.
-  EXPECT_EQ(attempt(WeightNaming::hugging_face,
+  EXPECT_EQ(attempt(encoders::WeightNaming::hugging_face,
                     [](auto& t) {
                       t.emplace_back("text_model.embeddings.word_embeddings.weight", torch::zeros({3, 2}));
                       t.emplace_back("text_projection.linear1.weight", torch::zeros({2, 2}));
@@ -344,7 +344,7 @@ TEST(ClapAudioWeights, StrictLoaderErrorsNameFileAndTensor) {
                       t.emplace_back("text_model.embeddings.position_ids", torch::zeros({1, 3}, torch::kInt64));
                     }),
             "");
-  EXPECT_EQ(attempt(WeightNaming::wavcaps,
+  EXPECT_EQ(attempt(encoders::WeightNaming::wavcaps,
                     [](auto& t) {
                       t.emplace_back("temp", torch::zeros({}));
                       t.emplace_back("text_encoder.text_encoder.embeddings.word_embeddings.weight", torch::zeros({3, 2}));
@@ -356,7 +356,7 @@ TEST(ClapAudioWeights, StrictLoaderErrorsNameFileAndTensor) {
                       t.emplace_back("audio_encoder.audio_enc.head.weight", torch::zeros({2, 2}));
                     }),
             "");
-  EXPECT_EQ(attempt(WeightNaming::laion,
+  EXPECT_EQ(attempt(encoders::WeightNaming::laion,
                     [](auto& t) {
                       t.emplace_back("audio_branch.spectrogram_extractor.stft.conv_real.weight", torch::zeros({3, 1, 4}));
                       t.emplace_back("audio_branch.logmel_extractor.melW", torch::zeros({3, 2}));
@@ -368,18 +368,18 @@ TEST(ClapAudioWeights, StrictLoaderErrorsNameFileAndTensor) {
             "");
   // A file without any audio tower.
   io::save_safetensors(tmp / "text.safetensors", {{"text_model.x", torch::zeros({1})}});
-  expect_one_line_error(error_of([&] { detect_clap_audio_naming(PretrainedWeights(tmp / "text.safetensors")); }),
+  expect_one_line_error(error_of([&] { encoders::detect_clap_audio_naming(encoders::PretrainedWeights(tmp / "text.safetensors")); }),
                         {(tmp / "text.safetensors").string(), "no CLAP audio encoder"});
 }
 
 TEST(ClapAudioWeights, ConfigInferredFromTensorShapes) {
-  HtsatConfig c = tiny_wide_grid_config();
+  encoders::HtsatConfig c = tiny_wide_grid_config();
   c.mlp_ratio = 2.0;
-  ClapAudioModel model = tiny_model(c);
+  encoders::ClapAudioModel model = tiny_model(c);
   TempDir tmp;
-  for (WeightNaming naming : {WeightNaming::hugging_face, WeightNaming::wavcaps, WeightNaming::laion}) {
+  for (encoders::WeightNaming naming : {encoders::WeightNaming::hugging_face, encoders::WeightNaming::wavcaps, encoders::WeightNaming::laion}) {
     io::save_safetensors(tmp / "w.safetensors", exported(model, naming));
-    const HtsatConfig inferred = HtsatConfig::infer_from_weights(PretrainedWeights(tmp / "w.safetensors"), naming);
+    const encoders::HtsatConfig inferred = encoders::HtsatConfig::infer_from_weights(encoders::PretrainedWeights(tmp / "w.safetensors"), naming);
     EXPECT_EQ(inferred.embed_dim, 4);
     EXPECT_EQ(inferred.depths, c.depths);
     EXPECT_EQ(inferred.num_heads, c.num_heads);
@@ -395,7 +395,7 @@ TEST(ClapAudioWeights, ConfigInferredFromTensorShapes) {
 
 TEST(ClapAudioConfig, HuggingFaceJson) {
   // transformers' defaults: laion/clap-htsat-* sizes.
-  const HtsatConfig d = HtsatConfig::from_hf_json({{"model_type", "clap"}}, "config.json");
+  const encoders::HtsatConfig d = encoders::HtsatConfig::from_hf_json({{"model_type", "clap"}}, "config.json");
   EXPECT_EQ(d.embed_dim, 96);
   EXPECT_EQ(d.depths, (std::vector<int64_t>{2, 2, 6, 2}));
   EXPECT_EQ(d.num_heads, (std::vector<int64_t>{4, 8, 16, 32}));
@@ -410,12 +410,12 @@ TEST(ClapAudioConfig, HuggingFaceJson) {
                               {"patch_embeds_hidden_size", 6},
                               {"num_attention_heads", {2, 3, 4, 6}},
                               {"hidden_size", 48}}}};
-  EXPECT_EQ(HtsatConfig::from_hf_json(j, "c").projection_dim, 16);
+  EXPECT_EQ(encoders::HtsatConfig::from_hf_json(j, "c").projection_dim, 16);
   // Round trip.
-  HtsatConfig c = tiny_config();
+  encoders::HtsatConfig c = tiny_config();
   c.hidden_act = "gelu_new";
   c.projection_act = "gelu";
-  const HtsatConfig back = HtsatConfig::from_hf_json(c.to_hf_json(), "c");
+  const encoders::HtsatConfig back = encoders::HtsatConfig::from_hf_json(c.to_hf_json(), "c");
   EXPECT_EQ(back.summary(), c.summary());
   EXPECT_EQ(back.hidden_act, "gelu_new");
   EXPECT_EQ(back.spec_size, 64);
@@ -423,25 +423,25 @@ TEST(ClapAudioConfig, HuggingFaceJson) {
   // Errors name the source and the field.
   nlohmann::json bad = c.to_hf_json();
   bad["audio_config"]["hidden_size"] = 17;
-  expect_one_line_error(error_of([&] { HtsatConfig::from_hf_json(bad, "cfg.json"); }), {"cfg.json", "hidden_size"});
+  expect_one_line_error(error_of([&] { encoders::HtsatConfig::from_hf_json(bad, "cfg.json"); }), {"cfg.json", "hidden_size"});
   bad = c.to_hf_json();
   bad["audio_config"]["num_attention_heads"] = {1, 3, 2};
-  expect_one_line_error(error_of([&] { HtsatConfig::from_hf_json(bad, "cfg.json"); }), {"cfg.json", "heads"});
+  expect_one_line_error(error_of([&] { encoders::HtsatConfig::from_hf_json(bad, "cfg.json"); }), {"cfg.json", "heads"});
   bad = c.to_hf_json();
   bad["audio_config"]["depths"] = "two";
-  expect_one_line_error(error_of([&] { HtsatConfig::from_hf_json(bad, "cfg.json"); }), {"cfg.json", "depths"});
+  expect_one_line_error(error_of([&] { encoders::HtsatConfig::from_hf_json(bad, "cfg.json"); }), {"cfg.json", "depths"});
   bad = c.to_hf_json();
   bad["audio_config"]["enable_fusion"] = true;
   bad["audio_config"]["fusion_type"] = "channel_map";
-  expect_one_line_error(error_of([&] { HtsatConfig::from_hf_json(bad, "cfg.json"); }), {"cfg.json", "channel_map"});
+  expect_one_line_error(error_of([&] { encoders::HtsatConfig::from_hf_json(bad, "cfg.json"); }), {"cfg.json", "channel_map"});
 }
 
 TEST(ClapAudioFusion, GlobalPathForShortClipsAndFusionForLongOnes) {
-  HtsatConfig c = tiny_config();
+  encoders::HtsatConfig c = tiny_config();
   c.enable_fusion = true;
   c.fusion_type = "aff_2d";
   c.aff_block_r = 2;
-  ClapAudioModel fused = tiny_model(c, 5);
+  encoders::ClapAudioModel fused = tiny_model(c, 5);
   torch::NoGradGuard no_grad;
   // Channels 1-3 (the local crops) are not looked at for rows that are not longer.
   const torch::Tensor mel4 = random_log_mel(3, 256, 16, 9, 4);
@@ -449,7 +449,7 @@ TEST(ClapAudioFusion, GlobalPathForShortClipsAndFusionForLongOnes) {
   const torch::Tensor short_rows = fused->embed(mel4, torch::zeros({3}, torch::kBool));
   EXPECT_LT(max_diff(short_rows, fused->embed(global)), 1e-6);
   // The same as the unfused model with the shared weights.
-  ClapAudioModel plain(tiny_config());
+  encoders::ClapAudioModel plain(tiny_config());
   {
     auto source = fused->named_parameters();
     for (auto& p : plain->named_parameters()) p.value().copy_(source[p.key()]);
@@ -465,35 +465,35 @@ TEST(ClapAudioFusion, GlobalPathForShortClipsAndFusionForLongOnes) {
   EXPECT_LT(max_diff(mixed[2], short_rows[2]), 1e-5);
   EXPECT_THROW(fused->embed(global, torch::tensor({false, true, false})), c10::Error);
   // Fused checkpoints: the extra tensors have HF/LAION names, and the config is recognised.
-  const io::NamedTensors hf = exported(fused, WeightNaming::hugging_face);
+  const io::NamedTensors hf = exported(fused, encoders::WeightNaming::hugging_face);
   EXPECT_TRUE(has(hf, "audio_model.audio_encoder.patch_embed.mel_conv2d.weight"));
   EXPECT_TRUE(has(hf, "audio_model.audio_encoder.patch_embed.fusion_model.local_att.0.weight"));
   EXPECT_TRUE(has(hf, "audio_model.audio_encoder.patch_embed.fusion_model.local_att.4.running_var"));
   EXPECT_TRUE(has(hf, "audio_model.audio_encoder.patch_embed.fusion_model.global_att.1.weight"));
   EXPECT_TRUE(has(hf, "audio_model.audio_encoder.patch_embed.fusion_model.global_att.5.bias"));
   TempDir tmp;
-  for (WeightNaming naming : {WeightNaming::hugging_face, WeightNaming::laion}) {
+  for (encoders::WeightNaming naming : {encoders::WeightNaming::hugging_face, encoders::WeightNaming::laion}) {
     io::save_safetensors(tmp / "f.safetensors", exported(fused, naming));
-    const PretrainedWeights weights(tmp / "f.safetensors");
-    const HtsatConfig inferred = HtsatConfig::infer_from_weights(weights, naming);
+    const encoders::PretrainedWeights weights(tmp / "f.safetensors");
+    const encoders::HtsatConfig inferred = encoders::HtsatConfig::infer_from_weights(weights, naming);
     EXPECT_TRUE(inferred.enable_fusion);
     EXPECT_EQ(inferred.aff_block_r, 2);
-    ClapAudioModel loaded = load_clap_audio_model(weights, naming, c);
+    encoders::ClapAudioModel loaded = encoders::load_clap_audio_model(weights, naming, c);
     EXPECT_TRUE(torch::equal(loaded->embed(mel4, torch::tensor({false, true, false})), mixed));
   }
 }
 
 TEST(ClapAudioEncoderFolder, HuggingFaceFolderEmbedsWaveforms) {
   TempDir tmp;
-  ClapAudioModel model = tiny_model();
+  encoders::ClapAudioModel model = tiny_model();
   const nlohmann::json pre = tiny_preprocessor();
   const fs::path dir = tmp / "tiny-clap";
   write_hf_folder(dir, model, &pre);
-  ClapAudioEncoder encoder(dir);
+  encoders::ClapAudioEncoder encoder(dir);
   EXPECT_EQ(encoder.sample_rate(), 8000);
   EXPECT_EQ(encoder.clip_samples(), 8000);
   EXPECT_EQ(encoder.embedding_dim(), 8);
-  EXPECT_EQ(encoder.padding(), ClipPadding::repeat_then_zeros);
+  EXPECT_EQ(encoder.padding(), encoders::ClipPadding::repeat_then_zeros);
   EXPECT_EQ(encoder.front_end().n_mels, 16);
   EXPECT_NE(encoder.fingerprint().find("tiny-clap"), std::string::npos) << encoder.fingerprint();
   EXPECT_NE(encoder.fingerprint().find("hugging_face"), std::string::npos) << encoder.fingerprint();
@@ -509,7 +509,7 @@ TEST(ClapAudioEncoderFolder, HuggingFaceFolderEmbedsWaveforms) {
     EXPECT_LT(max_diff(encoder.embed({clips[i]})[0], batch[static_cast<int64_t>(i)]), 1e-5) << i;
   }
   // Short clips are repeat-padded, long ones cropped around their centre.
-  const auto padded = fit_clip_length(clips[0], 8000, ClipPadding::repeat_then_zeros);
+  const auto padded = encoders::fit_clip_length(clips[0], 8000, encoders::ClipPadding::repeat_then_zeros);
   EXPECT_LT(max_diff(encoder.embed({padded})[0], batch[0]), 1e-6);
   const std::vector<float> centre(clips[2].begin() + (20001 / 2 - 4000), clips[2].begin() + (20001 / 2 + 4000));
   EXPECT_LT(max_diff(encoder.embed({centre})[0], batch[2]), 1e-6);
@@ -521,37 +521,37 @@ TEST(ClapAudioEncoderFolder, HuggingFaceFolderEmbedsWaveforms) {
   // Without preprocessor_config.json the HF defaults apply (48 kHz, 64 mels), which this 16-mel
   // model cannot take: a clear error.
   fs::remove(dir / "preprocessor_config.json");
-  expect_one_line_error(error_of([&] { ClapAudioEncoder again(dir); }), {"64 mel bins", "16"});
+  expect_one_line_error(error_of([&] { encoders::ClapAudioEncoder again(dir); }), {"64 mel bins", "16"});
   // Unsupported feature-extractor settings are refused.
   nlohmann::json bad = pre;
   bad["top_db"] = 80;
   std::ofstream(dir / "preprocessor_config.json") << bad.dump();
-  expect_one_line_error(error_of([&] { ClapAudioEncoder again(dir); }), {"preprocessor_config.json", "top_db"});
+  expect_one_line_error(error_of([&] { encoders::ClapAudioEncoder again(dir); }), {"preprocessor_config.json", "top_db"});
   bad = pre;
   bad["padding"] = "mirror";
   std::ofstream(dir / "preprocessor_config.json") << bad.dump();
-  expect_one_line_error(error_of([&] { ClapAudioEncoder again(dir); }), {"preprocessor_config.json", "mirror"});
+  expect_one_line_error(error_of([&] { encoders::ClapAudioEncoder again(dir); }), {"preprocessor_config.json", "mirror"});
 }
 
 TEST(ClapAudioEncoderFolder, PaddingRulesFromThePreprocessorConfig) {
   TempDir tmp;
-  ClapAudioModel model = tiny_model();
-  for (const auto& [name, rule] : std::vector<std::pair<std::string, ClipPadding>>{
-           {"pad", ClipPadding::zeros_at_end}, {"repeat", ClipPadding::repeat}, {"repeatpad", ClipPadding::repeat_then_zeros}}) {
+  encoders::ClapAudioModel model = tiny_model();
+  for (const auto& [name, rule] : std::vector<std::pair<std::string, encoders::ClipPadding>>{
+           {"pad", encoders::ClipPadding::zeros_at_end}, {"repeat", encoders::ClipPadding::repeat}, {"repeatpad", encoders::ClipPadding::repeat_then_zeros}}) {
     nlohmann::json pre = tiny_preprocessor();
     pre["padding"] = name;
     const fs::path dir = tmp / name;
     write_hf_folder(dir, model, &pre);
-    ClapAudioEncoder encoder(dir);
+    encoders::ClapAudioEncoder encoder(dir);
     EXPECT_EQ(encoder.padding(), rule) << name;
   }
   // "fusion" truncation means the HTK filters without normalisation.
   nlohmann::json pre = tiny_preprocessor();
   pre["truncation"] = "fusion";
   std::ofstream(tmp / "fusion.json") << pre.dump();
-  const ClapAudioFrontEnd fe = ClapAudioFrontEnd::from_hf_preprocessor_file(tmp / "fusion.json");
-  EXPECT_EQ(fe.log_mel.scale, MelScale::htk);
-  EXPECT_EQ(fe.log_mel.norm, MelNorm::none);
+  const encoders::ClapAudioFrontEnd fe = encoders::ClapAudioFrontEnd::from_hf_preprocessor_file(tmp / "fusion.json");
+  EXPECT_EQ(fe.log_mel.scale, encoders::MelScale::htk);
+  EXPECT_EQ(fe.log_mel.norm, encoders::MelNorm::none);
 }
 
 // A torch.save checkpoint {"model": state_dict, "epoch": 3} in a WavCaps folder beside BERT's
@@ -564,17 +564,17 @@ void write_checkpoint_folder(const fs::path& dir, const std::string& file, const
 
 TEST(ClapAudioEncoderFolder, WavCapsCheckpointWithInferredSizes) {
   TempDir tmp;
-  ClapAudioModel model = tiny_model(tiny_wide_grid_config(), 11);
-  io::NamedTensors tensors = exported(model, WeightNaming::wavcaps);
+  encoders::ClapAudioModel model = tiny_model(tiny_wide_grid_config(), 11);
+  io::NamedTensors tensors = exported(model, encoders::WeightNaming::wavcaps);
   tensors.emplace_back("temp", torch::full({}, 0.07));
   tensors.emplace_back("text_proj.0.weight", torch::zeros({6, 5}));
   const fs::path dir = tmp / "wavcaps";
   write_checkpoint_folder(dir, "HTSAT_BERT_zero_shot.pt", tensors);
-  ClapAudioEncoder encoder(dir);
+  encoders::ClapAudioEncoder encoder(dir);
   EXPECT_EQ(encoder.sample_rate(), 32000);
   EXPECT_EQ(encoder.clip_samples(), 320000);
   EXPECT_EQ(encoder.embedding_dim(), 6);
-  EXPECT_EQ(encoder.padding(), ClipPadding::zeros_at_end);
+  EXPECT_EQ(encoder.padding(), encoders::ClipPadding::zeros_at_end);
   EXPECT_EQ(encoder.config().summary(), tiny_wide_grid_config().summary());
   EXPECT_NE(encoder.fingerprint().find("HTSAT_BERT_zero_shot.pt"), std::string::npos) << encoder.fingerprint();
   EXPECT_NE(encoder.fingerprint().find("wavcaps"), std::string::npos) << encoder.fingerprint();
@@ -586,20 +586,20 @@ TEST(ClapAudioEncoderFolder, WavCapsCheckpointWithInferredSizes) {
   padded.resize(320000, 0.0f);
   const std::vector<float> centre(clips[1].begin() + 80000, clips[1].begin() + 400000);
   torch::NoGradGuard no_grad;
-  const torch::Tensor direct = model->embed(torch::cat({log_mel_spectrogram(torch::tensor(padded).unsqueeze(0), encoder.front_end()),
-                                                        log_mel_spectrogram(torch::tensor(centre).unsqueeze(0), encoder.front_end())}));
+  const torch::Tensor direct = model->embed(torch::cat({encoders::log_mel_spectrogram(torch::tensor(padded).unsqueeze(0), encoder.front_end()),
+                                                        encoders::log_mel_spectrogram(torch::tensor(centre).unsqueeze(0), encoder.front_end())}));
   EXPECT_LT(max_diff(embeds, direct), 1e-6);
   // The checkpoint path itself works too.
-  EXPECT_TRUE(torch::equal(ClapAudioEncoder(dir / "HTSAT_BERT_zero_shot.pt").embed(clips), embeds));
+  EXPECT_TRUE(torch::equal(encoders::ClapAudioEncoder(dir / "HTSAT_BERT_zero_shot.pt").embed(clips), embeds));
   // A LAION-AI/CLAP checkpoint given the same way gets the 48 kHz front end.
-  write_checkpoint_folder(tmp / "laion", "630k-audioset-best.pt", exported(model, WeightNaming::laion));
-  ClapAudioEncoder laion(tmp / "laion");
+  write_checkpoint_folder(tmp / "laion", "630k-audioset-best.pt", exported(model, encoders::WeightNaming::laion));
+  encoders::ClapAudioEncoder laion(tmp / "laion");
   EXPECT_EQ(laion.sample_rate(), 48000);
-  EXPECT_EQ(laion.padding(), ClipPadding::repeat_then_zeros);
+  EXPECT_EQ(laion.padding(), encoders::ClipPadding::repeat_then_zeros);
   // Shape errors in a checkpoint name it and the tensor.
   find(tensors, "audio_proj.0.weight") = torch::zeros({6, 31});
   write_checkpoint_folder(tmp / "broken", "HTSAT_BERT_zero_shot.pt", tensors);
-  expect_one_line_error(error_of([&] { ClapAudioEncoder broken(tmp / "broken"); }),
+  expect_one_line_error(error_of([&] { encoders::ClapAudioEncoder broken(tmp / "broken"); }),
                         {"HTSAT_BERT_zero_shot.pt", "audio_proj.0.weight", "[6, 31]"});
 }
 
@@ -608,10 +608,10 @@ TEST(ClapAudioEncoderFolder, WavCapsCheckpointWithInferredSizes) {
 TEST(ClapAudioGolden, WavCapsHtsatFromGoldenLogMels) {
   const fs::path dir = golden_clap_dir() / "wavcaps_htsat_tiny";
   AVGZSL_SKIP_WITHOUT(dir);
-  const PretrainedWeights weights(dir / "model.safetensors");
-  ASSERT_EQ(detect_clap_audio_naming(weights), WeightNaming::wavcaps);
-  ClapAudioModel model = load_clap_audio_model(weights, WeightNaming::wavcaps);
-  const HtsatConfig& c = model->config();
+  const encoders::PretrainedWeights weights(dir / "model.safetensors");
+  ASSERT_EQ(encoders::detect_clap_audio_naming(weights), encoders::WeightNaming::wavcaps);
+  encoders::ClapAudioModel model = encoders::load_clap_audio_model(weights, encoders::WeightNaming::wavcaps);
+  const encoders::HtsatConfig& c = model->config();
   EXPECT_EQ(c.embed_dim, 6);
   EXPECT_EQ(c.depths, (std::vector<int64_t>{2, 2, 2, 2}));
   EXPECT_EQ(c.num_heads, (std::vector<int64_t>{2, 3, 4, 6}));
@@ -636,8 +636,8 @@ TEST(ClapAudioGolden, WavCapsHtsatFromGoldenLogMels) {
 TEST(ClapAudioGolden, WavCapsEndToEndFromFlac) {
   const fs::path dir = golden_clap_dir() / "wavcaps_htsat_tiny";
   AVGZSL_SKIP_WITHOUT(dir);
-  const PretrainedWeights weights(dir / "model.safetensors");
-  ClapAudioEncoder encoder(load_clap_audio_model(weights, WeightNaming::wavcaps), ClapAudioFrontEnd::wavcaps(),
+  const encoders::PretrainedWeights weights(dir / "model.safetensors");
+  encoders::ClapAudioEncoder encoder(encoders::load_clap_audio_model(weights, encoders::WeightNaming::wavcaps), encoders::ClapAudioFrontEnd::wavcaps(),
                            "wavcaps_htsat_tiny");
   const io::SafetensorsFile cases(dir / "cases.safetensors");
   const auto clips = golden_waveforms(dir, 32000);
@@ -655,12 +655,12 @@ TEST(ClapAudioGolden, WavCapsEndToEndFromFlac) {
 TEST(ClapAudioGolden, HuggingFaceHtsatFromGoldenInputFeatures) {
   const fs::path dir = golden_clap_dir() / "laion_htsat_tiny";
   AVGZSL_SKIP_WITHOUT(dir);
-  const HtsatConfig config = HtsatConfig::from_hf_file(dir / "config.json");
+  const encoders::HtsatConfig config = encoders::HtsatConfig::from_hf_file(dir / "config.json");
   EXPECT_EQ(config.projection_dim, 16);
-  const PretrainedWeights weights(dir / "model.safetensors");
-  ASSERT_EQ(detect_clap_audio_naming(weights), WeightNaming::hugging_face);
-  ClapAudioModel model = load_clap_audio_model(weights, WeightNaming::hugging_face, config);
-  EXPECT_EQ(HtsatConfig::infer_from_weights(weights, WeightNaming::hugging_face).summary(), config.summary());
+  const encoders::PretrainedWeights weights(dir / "model.safetensors");
+  ASSERT_EQ(encoders::detect_clap_audio_naming(weights), encoders::WeightNaming::hugging_face);
+  encoders::ClapAudioModel model = encoders::load_clap_audio_model(weights, encoders::WeightNaming::hugging_face, config);
+  EXPECT_EQ(encoders::HtsatConfig::infer_from_weights(weights, encoders::WeightNaming::hugging_face).summary(), config.summary());
   const io::SafetensorsFile cases(dir / "cases.safetensors");
   torch::NoGradGuard no_grad;
   const torch::Tensor features = cases.tensor("input_features", torch::kFloat32);
@@ -679,10 +679,10 @@ TEST(ClapAudioGolden, HuggingFaceHtsatFromGoldenInputFeatures) {
 TEST(ClapAudioGolden, LaionNamedCheckpointMatchesItsHuggingFacePort) {
   const fs::path dir = golden_clap_dir() / "laion_htsat_tiny";
   AVGZSL_SKIP_WITHOUT(dir);
-  const PretrainedWeights weights(dir / "laion_model.safetensors");
-  ASSERT_EQ(detect_clap_audio_naming(weights), WeightNaming::laion);
-  ClapAudioModel model = load_clap_audio_model(weights, WeightNaming::laion);  // sizes inferred
-  EXPECT_EQ(model->config().summary(), HtsatConfig::from_hf_file(dir / "config.json").summary());
+  const encoders::PretrainedWeights weights(dir / "laion_model.safetensors");
+  ASSERT_EQ(encoders::detect_clap_audio_naming(weights), encoders::WeightNaming::laion);
+  encoders::ClapAudioModel model = encoders::load_clap_audio_model(weights, encoders::WeightNaming::laion);  // sizes inferred
+  EXPECT_EQ(model->config().summary(), encoders::HtsatConfig::from_hf_file(dir / "config.json").summary());
   const io::SafetensorsFile cases(dir / "cases.safetensors");
   torch::NoGradGuard no_grad;
   const torch::Tensor features = cases.tensor("input_features", torch::kFloat32);
@@ -693,7 +693,7 @@ TEST(ClapAudioGolden, LaionNamedCheckpointMatchesItsHuggingFacePort) {
   EXPECT_LT(d_pooled, 1e-4);
   EXPECT_LT(d_norm, 1e-4);
   // End to end from the FLAC against LAION's own outputs (torchlibrosa front end inside).
-  ClapAudioEncoder encoder(std::move(model), ClapAudioFrontEnd::hugging_face_default(false), "laion tiny");
+  encoders::ClapAudioEncoder encoder(std::move(model), encoders::ClapAudioFrontEnd::hugging_face_default(false), "laion tiny");
   const auto clips = golden_waveforms(dir, 48000);
   const double d_e2e = max_diff(encoder.embed(clips), cases.tensor("laion_audio_embeds_normalized", torch::kFloat32));
   const double d_e2e_pooled =
@@ -715,7 +715,7 @@ TEST(ClapAudioGolden, HuggingFaceFolderEndToEndFromFlac) {
   for (const char* f : {"config.json", "preprocessor_config.json", "model.safetensors"}) fs::copy_file(golden / f, dir / f);
   std::ofstream(dir / "vocab.json") << "{}";
   std::ofstream(dir / "merges.txt") << "#version: 0.2\n";
-  ClapAudioEncoder encoder(dir);
+  encoders::ClapAudioEncoder encoder(dir);
   EXPECT_EQ(encoder.sample_rate(), 48000);
   EXPECT_EQ(encoder.clip_samples(), 480000);
   EXPECT_EQ(encoder.embedding_dim(), 16);
@@ -734,4 +734,4 @@ TEST(ClapAudioGolden, HuggingFaceFolderEndToEndFromFlac) {
 
 }  // namespace clap_audio_test
 }  // namespace
-}  // namespace avgzsl::models
+}  // namespace avgzsl::encoders

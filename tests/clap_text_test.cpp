@@ -11,12 +11,12 @@
 #include <set>
 
 #include "avgzsl/io/safetensors.h"
-#include "avgzsl/models/clap_text_encoder.h"
-#include "avgzsl/models/pretrained_weights.h"
-#include "avgzsl/models/text_transformer.h"
+#include "avgzsl/encoders/clap/clap_text_encoder.h"
+#include "avgzsl/encoders/pretrained_weights.h"
+#include "avgzsl/encoders/clap/text_transformer.h"
 #include "test_support.h"
 
-namespace avgzsl::models {
+namespace avgzsl::encoders {
 namespace {
 // Unity build: the other clap_test files share this translation unit.
 namespace clap_text_test {
@@ -67,13 +67,13 @@ std::vector<std::vector<int64_t>> rows_of(const std::string& family) {
   return rows;
 }
 
-TextTransformerConfig bert_reference_config() {
-  return TextTransformerConfig::from_json(reference_metadata("bert_config"), TextTransformerConfig::bert_base_uncased(),
+encoders::TextTransformerConfig bert_reference_config() {
+  return encoders::TextTransformerConfig::from_json(reference_metadata("bert_config"), encoders::TextTransformerConfig::bert_base_uncased(),
                                           "fixture bert_config");
 }
 
-ClapTextTowerConfig clap_reference_config() {
-  return ClapTextTowerConfig::from_clap_json(reference_metadata("clap_config"), "fixture clap_config");
+encoders::ClapTextTowerConfig clap_reference_config() {
+  return encoders::ClapTextTowerConfig::from_clap_json(reference_metadata("clap_config"), "fixture clap_config");
 }
 
 // Tiny tokenizer files: byte-level BPE vocabulary of the fixture's 40 ids, and a WordPiece vocab.
@@ -102,8 +102,8 @@ fs::path write_hf_clap_dir(const fs::path& dir, const std::function<void(io::Nam
                            json config = reference_metadata("clap_config")) {
   fs::create_directories(dir);
   std::ofstream(dir / "config.json") << config.dump();
-  io::NamedTensors tensors = renamed("roberta.", kHfClapTextPrefix);
-  for (auto& t : renamed("roberta_proj.", kHfClapProjectionPrefix)) tensors.push_back(std::move(t));
+  io::NamedTensors tensors = renamed("roberta.", encoders::kHfClapTextPrefix);
+  for (auto& t : renamed("roberta_proj.", encoders::kHfClapProjectionPrefix)) tensors.push_back(std::move(t));
   const int64_t max_positions = config["text_config"].value("max_position_embeddings", 514);
   tensors.emplace_back("text_model.embeddings.position_ids", torch::arange(max_positions).unsqueeze(0));
   tensors.emplace_back("text_model.embeddings.token_type_ids", torch::zeros({1, max_positions}, torch::kInt64));
@@ -120,8 +120,8 @@ fs::path write_hf_clap_dir(const fs::path& dir, const std::function<void(io::Nam
 // The WavCaps text tower's tensors from the fixture's BERT (no pooler: add_pooling_layer=False),
 // plus the stale position_ids buffer and audio tensors the text loader must not look at.
 io::NamedTensors wavcaps_tensors() {
-  io::NamedTensors tensors = renamed("bert.", kWavCapsTextPrefix, {"pooler.dense.weight", "pooler.dense.bias"});
-  for (auto& t : renamed("bert_proj.", kWavCapsProjectionPrefix)) tensors.push_back(std::move(t));
+  io::NamedTensors tensors = renamed("bert.", encoders::kWavCapsTextPrefix, {"pooler.dense.weight", "pooler.dense.bias"});
+  for (auto& t : renamed("bert_proj.", encoders::kWavCapsProjectionPrefix)) tensors.push_back(std::move(t));
   tensors.emplace_back("text_encoder.text_encoder.embeddings.position_ids", torch::arange(20).unsqueeze(0));
   tensors.emplace_back("audio_encoder.audio_enc.patch_embed.proj.weight", torch::randn({4, 1, 4, 4}));
   tensors.emplace_back("audio_proj.0.weight", torch::randn({12, 8}));
@@ -164,7 +164,7 @@ void expect_unit_rows(const torch::Tensor& embeddings) {
 // --- configuration ------------------------------------------------------------------------------
 
 TEST(ClapTextConfig, DefaultsAreTransformers) {
-  const TextTransformerConfig bert = TextTransformerConfig::bert_base_uncased();
+  const encoders::TextTransformerConfig bert = encoders::TextTransformerConfig::bert_base_uncased();
   EXPECT_EQ(bert.vocab_size, 30522);
   EXPECT_EQ(bert.hidden_size, 768);
   EXPECT_EQ(bert.num_hidden_layers, 12);
@@ -174,37 +174,37 @@ TEST(ClapTextConfig, DefaultsAreTransformers) {
   EXPECT_EQ(bert.type_vocab_size, 2);
   EXPECT_EQ(bert.pad_token_id, 0);
   EXPECT_DOUBLE_EQ(bert.layer_norm_eps, 1e-12);
-  EXPECT_EQ(bert.position_ids, PositionIdStyle::bert);
+  EXPECT_EQ(bert.position_ids, encoders::PositionIdStyle::bert);
   EXPECT_EQ(bert.max_tokens(), 512);
 
   // ClapConfig() with nothing given: ClapTextConfig's defaults, projection 512 relu.
-  const ClapTextTowerConfig clap = ClapTextTowerConfig::from_clap_json(json::object(), "empty");
+  const encoders::ClapTextTowerConfig clap = encoders::ClapTextTowerConfig::from_clap_json(json::object(), "empty");
   EXPECT_EQ(clap.text.vocab_size, 50265);
   EXPECT_EQ(clap.text.max_position_embeddings, 514);
   EXPECT_EQ(clap.text.type_vocab_size, 1);
   EXPECT_EQ(clap.text.pad_token_id, 1);
   EXPECT_EQ(clap.text.hidden_act, "gelu");
   EXPECT_DOUBLE_EQ(clap.text.layer_norm_eps, 1e-12);
-  EXPECT_EQ(clap.text.position_ids, PositionIdStyle::roberta);
+  EXPECT_EQ(clap.text.position_ids, encoders::PositionIdStyle::roberta);
   EXPECT_EQ(clap.text.max_tokens(), 512);
   EXPECT_EQ(clap.projection_dim, 512);
   EXPECT_EQ(clap.projection_hidden_act, "relu");
-  EXPECT_EQ(clap.pooling, ClapTextPooling::pooler_output);
+  EXPECT_EQ(clap.pooling, encoders::ClapTextPooling::pooler_output);
 }
 
 TEST(ClapTextConfig, TopLevelProjectionOverridesTheTextConfig) {
   const json j = {{"projection_dim", 1024},
                   {"text_config", {{"projection_dim", 256}, {"layer_norm_eps", 1e-5}, {"hidden_size", 512}, {"num_attention_heads", 8}}}};
-  const ClapTextTowerConfig c = ClapTextTowerConfig::from_clap_json(j, "config");
+  const encoders::ClapTextTowerConfig c = encoders::ClapTextTowerConfig::from_clap_json(j, "config");
   EXPECT_EQ(c.projection_dim, 1024);
   EXPECT_EQ(c.text.hidden_size, 512);
   EXPECT_DOUBLE_EQ(c.text.layer_norm_eps, 1e-5);
   const json legacy = {{"text_config_dict", {{"vocab_size", 100}}}};
-  EXPECT_EQ(ClapTextTowerConfig::from_clap_json(legacy, "config").text.vocab_size, 100);
+  EXPECT_EQ(encoders::ClapTextTowerConfig::from_clap_json(legacy, "config").text.vocab_size, 100);
 }
 
 TEST(ClapTextConfig, WrongValuesNameTheField) {
-  auto parse = [](const json& text) { return ClapTextTowerConfig::from_clap_json({{"text_config", text}}, "cfg.json"); };
+  auto parse = [](const json& text) { return encoders::ClapTextTowerConfig::from_clap_json({{"text_config", text}}, "cfg.json"); };
   EXPECT_THROW(parse({{"hidden_size", 10}, {"num_attention_heads", 3}}), std::invalid_argument);
   EXPECT_THROW(parse({{"hidden_size", "big"}}), std::invalid_argument);
   EXPECT_THROW(parse({{"position_embedding_type", "relative_key"}}), std::invalid_argument);
@@ -221,8 +221,8 @@ TEST(ClapTextConfig, WrongValuesNameTheField) {
 // --- parity with the independent reference --------------------------------------------------------
 
 TEST(ClapTextReference, BertHiddenStatesAndPooler) {
-  TextTransformer model(bert_reference_config());
-  PretrainedWeights(reference().path()).load_into(*model, "bert.");
+  encoders::TextTransformer model(bert_reference_config());
+  encoders::PretrainedWeights(reference().path()).load_into(*model, "bert.");
   model->eval();
   torch::NoGradGuard no_grad;
   const torch::Tensor h = model(fixture_tensor("bert_input.ids"), fixture_tensor("bert_input.mask"));
@@ -231,10 +231,10 @@ TEST(ClapTextReference, BertHiddenStatesAndPooler) {
 }
 
 TEST(ClapTextReference, RobertaPositionIdsHiddenStatesAndPooler) {
-  const ClapTextTowerConfig config = clap_reference_config();
-  EXPECT_EQ(config.text.position_ids, PositionIdStyle::roberta);
-  TextTransformer model(config.text);
-  PretrainedWeights(reference().path()).load_into(*model, "roberta.");
+  const encoders::ClapTextTowerConfig config = clap_reference_config();
+  EXPECT_EQ(config.text.position_ids, encoders::PositionIdStyle::roberta);
+  encoders::TextTransformer model(config.text);
+  encoders::PretrainedWeights(reference().path()).load_into(*model, "roberta.");
   model->eval();
   torch::NoGradGuard no_grad;
   const torch::Tensor ids = fixture_tensor("roberta_input.ids");
@@ -245,10 +245,10 @@ TEST(ClapTextReference, RobertaPositionIdsHiddenStatesAndPooler) {
 }
 
 TEST(ClapTextReference, ProjectionAndNormalisationOfBothFamilies) {
-  const PretrainedWeights weights(reference().path());
+  const encoders::PretrainedWeights weights(reference().path());
   torch::NoGradGuard no_grad;
 
-  ClapTextTower hf(clap_reference_config());
+  encoders::ClapTextTower hf(clap_reference_config());
   weights.load_into(*hf->transformer, "roberta.");
   weights.load_into(*hf->projection, "roberta_proj.");
   hf->eval();
@@ -256,7 +256,7 @@ TEST(ClapTextReference, ProjectionAndNormalisationOfBothFamilies) {
   EXPECT_LT(max_abs_diff(hf_embeddings, fixture_tensor("roberta_expected.pooled_embedding")), kTolerance);
   expect_unit_rows(hf_embeddings);
 
-  ClapTextTower wavcaps(ClapTextTowerConfig::wavcaps(bert_reference_config(), 12));
+  encoders::ClapTextTower wavcaps(encoders::ClapTextTowerConfig::wavcaps(bert_reference_config(), 12));
   EXPECT_TRUE(wavcaps->transformer->pooler.is_empty());
   weights.load_into(*wavcaps->transformer, "bert.", {"pooler.dense.weight", "pooler.dense.bias"});
   weights.load_into(*wavcaps->projection, "bert_proj.");
@@ -268,11 +268,11 @@ TEST(ClapTextReference, ProjectionAndNormalisationOfBothFamilies) {
 
 // Each row alone (no padding) gives what it gives padded in the batch.
 TEST(ClapTextReference, PaddingDoesNotChangeTheTokens) {
-  const PretrainedWeights weights(reference().path());
+  const encoders::PretrainedWeights weights(reference().path());
   torch::NoGradGuard no_grad;
   for (const std::string family : {"bert", "roberta"}) {
     SCOPED_TRACE(family);
-    TextTransformer model(family == "bert" ? bert_reference_config() : clap_reference_config().text);
+    encoders::TextTransformer model(family == "bert" ? bert_reference_config() : clap_reference_config().text);
     weights.load_into(*model, family + ".");
     model->eval();
     const torch::Tensor ids = fixture_tensor(family + "_input.ids"), mask = fixture_tensor(family + "_input.mask");
@@ -291,7 +291,7 @@ TEST(ClapTextReference, PaddingDoesNotChangeTheTokens) {
 TEST(ClapTextHfFolder, EncodesLikeTheReference) {
   testing::TempDir tmp;
   const fs::path dir = write_hf_clap_dir(tmp / "tiny_clap");
-  ClapTextEncoder encoder(dir);
+  encoders::ClapTextEncoder encoder(dir);
   EXPECT_EQ(encoder.embedding_dim(), 12);
   EXPECT_EQ(encoder.max_length(), 20);  // min(77, 22 positions - pad 1 - 1)
   const torch::Tensor embeddings = encoder.encode_ids(rows_of("roberta"));
@@ -312,7 +312,7 @@ TEST(ClapTextHfFolder, MissingTensorIsOneLineNamingFileAndTensor) {
   const fs::path dir = write_hf_clap_dir(tmp / "m", [&](io::NamedTensors& t) {
     t.erase(std::remove_if(t.begin(), t.end(), [&](const auto& e) { return e.first == name; }), t.end());
   });
-  expect_one_line_error([&] { ClapTextEncoder encoder(dir); }, dir / "model.safetensors", "'" + name + "'");
+  expect_one_line_error([&] { encoders::ClapTextEncoder encoder(dir); }, dir / "model.safetensors", "'" + name + "'");
 }
 
 TEST(ClapTextHfFolder, WrongShapeIsOneLineNamingFileAndTensor) {
@@ -322,7 +322,7 @@ TEST(ClapTextHfFolder, WrongShapeIsOneLineNamingFileAndTensor) {
       if (name == "text_projection.linear2.weight") tensor = torch::zeros({12, 11});
     }
   });
-  expect_one_line_error([&] { ClapTextEncoder encoder(dir); }, dir / "model.safetensors", "'text_projection.linear2.weight' has shape [12, 11]");
+  expect_one_line_error([&] { encoders::ClapTextEncoder encoder(dir); }, dir / "model.safetensors", "'text_projection.linear2.weight' has shape [12, 11]");
 }
 
 TEST(ClapTextHfFolder, UnexpectedTextTensorIsAnError) {
@@ -330,17 +330,17 @@ TEST(ClapTextHfFolder, UnexpectedTextTensorIsAnError) {
   const fs::path a = write_hf_clap_dir(tmp / "a", [](io::NamedTensors& t) {
     t.emplace_back("text_model.encoder.layer.0.attention.self.rotary.weight", torch::zeros({2}));
   });
-  expect_one_line_error([&] { ClapTextEncoder encoder(a); }, a / "model.safetensors",
+  expect_one_line_error([&] { encoders::ClapTextEncoder encoder(a); }, a / "model.safetensors",
                         "unexpected tensor 'text_model.encoder.layer.0.attention.self.rotary.weight'");
   // A third layer the configuration does not have.
   const fs::path b = write_hf_clap_dir(tmp / "b", [](io::NamedTensors& t) {
     t.emplace_back("text_model.encoder.layer.2.output.dense.bias", torch::zeros({16}));
   });
-  expect_one_line_error([&] { ClapTextEncoder encoder(b); }, b / "model.safetensors", "'text_model.encoder.layer.2.output.dense.bias'");
+  expect_one_line_error([&] { encoders::ClapTextEncoder encoder(b); }, b / "model.safetensors", "'text_model.encoder.layer.2.output.dense.bias'");
   const fs::path c = write_hf_clap_dir(tmp / "c", [](io::NamedTensors& t) {
     t.emplace_back("text_projection.linear3.weight", torch::zeros({2}));
   });
-  expect_one_line_error([&] { ClapTextEncoder encoder(c); }, c / "model.safetensors", "'text_projection.linear3.weight'");
+  expect_one_line_error([&] { encoders::ClapTextEncoder encoder(c); }, c / "model.safetensors", "'text_projection.linear3.weight'");
 }
 
 TEST(ClapTextHfFolder, ConfigErrorNamesFileAndField) {
@@ -348,7 +348,7 @@ TEST(ClapTextHfFolder, ConfigErrorNamesFileAndField) {
   json config = reference_metadata("clap_config");
   config["text_config"]["num_attention_heads"] = 3;
   const fs::path dir = write_hf_clap_dir(tmp / "m", {}, config);
-  expect_one_line_error([&] { ClapTextEncoder encoder(dir); }, dir / "config.json", "num_attention_heads 3");
+  expect_one_line_error([&] { encoders::ClapTextEncoder encoder(dir); }, dir / "config.json", "num_attention_heads 3");
 }
 
 // --- WavCaps checkpoints --------------------------------------------------------------------------
@@ -358,20 +358,20 @@ TEST(ClapTextWavCaps, EncodesLikeTheReference) {
   const fs::path dir = write_wavcaps_dir(tmp / "wavcaps");
   for (const fs::path& given : {dir, dir / "HTSAT_BERT_zero_shot.pt"}) {
     SCOPED_TRACE(given.string());
-    ClapTextEncoder encoder(given);
+    encoders::ClapTextEncoder encoder(given);
     EXPECT_EQ(encoder.embedding_dim(), 12);
     EXPECT_EQ(encoder.max_length(), 20);  // min(30, 20 positions)
-    EXPECT_EQ(encoder.tower()->config().pooling, ClapTextPooling::cls_token);
+    EXPECT_EQ(encoder.tower()->config().pooling, encoders::ClapTextPooling::cls_token);
     const torch::Tensor embeddings = encoder.encode_ids(rows_of("bert"));
     EXPECT_LT(max_abs_diff(embeddings, fixture_tensor("bert_expected.cls_embedding")), kTolerance);
     EXPECT_NE(encoder.fingerprint().find("wavcaps"), std::string::npos) << encoder.fingerprint();
   }
-  EXPECT_NE(ClapTextEncoder(dir / "HTSAT_BERT_zero_shot.pt").fingerprint().find("HTSAT_BERT_zero_shot.pt"), std::string::npos);
+  EXPECT_NE(encoders::ClapTextEncoder(dir / "HTSAT_BERT_zero_shot.pt").fingerprint().find("HTSAT_BERT_zero_shot.pt"), std::string::npos);
 }
 
 TEST(ClapTextWavCaps, InfersBertSizesFromTheShapes) {
   // Without config.json: hidden 128 -> 2 heads of 64 (bert-base's head size).
-  TextTransformerConfig bert;
+  encoders::TextTransformerConfig bert;
   bert.vocab_size = 30;
   bert.hidden_size = 128;
   bert.num_attention_heads = 2;
@@ -380,17 +380,17 @@ TEST(ClapTextWavCaps, InfersBertSizesFromTheShapes) {
   bert.max_position_embeddings = 24;
   bert.type_vocab_size = 2;
   torch::manual_seed(7);
-  ClapTextTower source(ClapTextTowerConfig::wavcaps(bert, 10));
+  encoders::ClapTextTower source(encoders::ClapTextTowerConfig::wavcaps(bert, 10));
   io::NamedTensors tensors;
-  for (const auto& p : source->transformer->named_parameters()) tensors.emplace_back(kWavCapsTextPrefix + p.key(), p.value().detach().clone());
-  for (const auto& p : source->projection->named_parameters()) tensors.emplace_back(kWavCapsProjectionPrefix + p.key(), p.value().detach().clone());
+  for (const auto& p : source->transformer->named_parameters()) tensors.emplace_back(encoders::kWavCapsTextPrefix + p.key(), p.value().detach().clone());
+  for (const auto& p : source->projection->named_parameters()) tensors.emplace_back(encoders::kWavCapsProjectionPrefix + p.key(), p.value().detach().clone());
   tensors.emplace_back("temp", torch::tensor(0.07f));
   testing::TempDir tmp;
   testing::save_torch_checkpoint(tmp / "HTSAT_BERT_zero_shot.pt", tensors);
   write_wordpiece_vocab(tmp.path());
 
-  const PretrainedWeights weights(tmp / "HTSAT_BERT_zero_shot.pt");
-  const TextTransformerConfig inferred = infer_wavcaps_bert_config(weights);
+  const encoders::PretrainedWeights weights(tmp / "HTSAT_BERT_zero_shot.pt");
+  const encoders::TextTransformerConfig inferred = encoders::infer_wavcaps_bert_config(weights);
   EXPECT_EQ(inferred.vocab_size, 30);
   EXPECT_EQ(inferred.hidden_size, 128);
   EXPECT_EQ(inferred.num_attention_heads, 2);
@@ -400,7 +400,7 @@ TEST(ClapTextWavCaps, InfersBertSizesFromTheShapes) {
   EXPECT_EQ(inferred.type_vocab_size, 2);
   EXPECT_FALSE(inferred.add_pooling_layer);
 
-  ClapTextEncoder encoder(tmp.path());
+  encoders::ClapTextEncoder encoder(tmp.path());
   EXPECT_EQ(encoder.embedding_dim(), 10);
   const std::vector<std::vector<int64_t>> ids = {{3, 7, 8, 9, 4}, {3, 4}};
   const torch::Tensor embeddings = encoder.encode_ids(ids);
@@ -416,34 +416,34 @@ TEST(ClapTextWavCaps, LoaderErrorsNameFileAndTensor) {
   const fs::path a = write_wavcaps_dir(tmp / "a", [](io::NamedTensors& t) {
     t.erase(std::remove_if(t.begin(), t.end(), [](const auto& e) { return e.first == "text_proj.2.weight"; }), t.end());
   });
-  expect_one_line_error([&] { ClapTextEncoder encoder(a); }, a / "HTSAT_BERT_zero_shot.pt", "'text_proj.2.weight'");
+  expect_one_line_error([&] { encoders::ClapTextEncoder encoder(a); }, a / "HTSAT_BERT_zero_shot.pt", "'text_proj.2.weight'");
   const fs::path b = write_wavcaps_dir(tmp / "b", [](io::NamedTensors& t) {
     t.emplace_back("text_encoder.text_encoder.encoder.layer.0.attention.self.gate", torch::zeros({2}));
   });
-  expect_one_line_error([&] { ClapTextEncoder encoder(b); }, b / "HTSAT_BERT_zero_shot.pt",
+  expect_one_line_error([&] { encoders::ClapTextEncoder encoder(b); }, b / "HTSAT_BERT_zero_shot.pt",
                         "unexpected tensor 'text_encoder.text_encoder.encoder.layer.0.attention.self.gate'");
   const fs::path c = write_wavcaps_dir(tmp / "c", [](io::NamedTensors& t) {
     for (auto& [name, tensor] : t) {
       if (name == "text_encoder.text_encoder.encoder.layer.1.intermediate.dense.weight") tensor = torch::zeros({25, 16});
     }
   });
-  expect_one_line_error([&] { ClapTextEncoder encoder(c); }, c / "HTSAT_BERT_zero_shot.pt",
+  expect_one_line_error([&] { encoders::ClapTextEncoder encoder(c); }, c / "HTSAT_BERT_zero_shot.pt",
                         "'text_encoder.text_encoder.encoder.layer.1.intermediate.dense.weight' has shape [25, 16]");
   // Without config.json the sizes come from the shapes, and 16 is no multiple of bert-base's 64.
   const fs::path d = write_wavcaps_dir(tmp / "d", {}, /*with_config=*/false);
-  expect_one_line_error([&] { ClapTextEncoder encoder(d); }, d / "HTSAT_BERT_zero_shot.pt", "config.json");
+  expect_one_line_error([&] { encoders::ClapTextEncoder encoder(d); }, d / "HTSAT_BERT_zero_shot.pt", "config.json");
   // A pooler is never used by WavCaps and is tolerated.
   const fs::path e = write_wavcaps_dir(tmp / "e", [](io::NamedTensors& t) {
     for (auto& p : renamed("bert.pooler.", "text_encoder.text_encoder.pooler.")) t.push_back(std::move(p));
   });
-  EXPECT_NO_THROW(ClapTextEncoder encoder(e));
+  EXPECT_NO_THROW(encoders::ClapTextEncoder encoder(e));
 }
 
 // --- the encoder ----------------------------------------------------------------------------------
 
 TEST(ClapTextEncoderIds, ShapesDeterminismOrderAndBatching) {
   testing::TempDir tmp;
-  ClapTextEncoder encoder(write_hf_clap_dir(tmp / "m"));
+  encoders::ClapTextEncoder encoder(write_hf_clap_dir(tmp / "m"));
   const std::vector<std::vector<int64_t>> ids = {{0, 5, 6, 7, 2}, {0, 9, 2}, {0, 11, 12, 13, 14, 15, 16, 2}, {0, 2}};
   const torch::Tensor first = encoder.encode_ids(ids);
   EXPECT_EQ(first.sizes(), (std::vector<int64_t>{4, 12}));
@@ -461,8 +461,8 @@ TEST(ClapTextEncoderIds, ShapesDeterminismOrderAndBatching) {
 
 TEST(ClapTextEncoderIds, AloneEqualsBatchedWithLongerTexts) {
   testing::TempDir tmp;
-  ClapTextEncoder hf(write_hf_clap_dir(tmp / "hf"));
-  ClapTextEncoder wavcaps(write_wavcaps_dir(tmp / "wavcaps"));
+  encoders::ClapTextEncoder hf(write_hf_clap_dir(tmp / "hf"));
+  encoders::ClapTextEncoder wavcaps(write_wavcaps_dir(tmp / "wavcaps"));
   for (auto* encoder : {&hf, &wavcaps}) {
     const bool is_hf = encoder == &hf;
     const int64_t bos = is_hf ? 0 : 3, eos = is_hf ? 2 : 4;
@@ -478,7 +478,7 @@ TEST(ClapTextEncoderIds, AloneEqualsBatchedWithLongerTexts) {
 
 TEST(ClapTextEncoderIds, RejectsEmptyAndOverlongTexts) {
   testing::TempDir tmp;
-  ClapTextEncoder encoder(write_hf_clap_dir(tmp / "m"));
+  encoders::ClapTextEncoder encoder(write_hf_clap_dir(tmp / "m"));
   EXPECT_THROW(encoder.encode_ids({{}}), std::invalid_argument);
   EXPECT_THROW(encoder.encode_ids({std::vector<int64_t>(static_cast<size_t>(encoder.max_length() + 1), 5)}), std::invalid_argument);
   EXPECT_THROW(encoder.encode_ids({{0, 40, 2}}), c10::Error);  // outside the vocabulary of 40
@@ -488,14 +488,14 @@ TEST(ClapTextEncoderIds, RejectsEmptyAndOverlongTexts) {
 
 TEST(ClapTextEncoderTexts, TokenizesWithTheFamilysTokenizer) {
   testing::TempDir tmp;
-  ClapTextEncoder hf(write_hf_clap_dir(tmp / "hf"));
-  ClapTextEncoder wavcaps(write_wavcaps_dir(tmp / "wavcaps"));
+  encoders::ClapTextEncoder hf(write_hf_clap_dir(tmp / "hf"));
+  encoders::ClapTextEncoder wavcaps(write_wavcaps_dir(tmp / "wavcaps"));
   // Byte-level BPE without merges: one id per character, "Ġ" (30) for the space.
   EXPECT_EQ(hf.tokenize("a dog"), (std::vector<int64_t>{0, 4, 30, 7, 18, 10, 2}));
   // Uncased WordPiece: [CLS] a dog bark ##s . [SEP]
   EXPECT_EQ(wavcaps.tokenize("A dog barks."), (std::vector<int64_t>{3, 6, 7, 9, 10, 18, 4}));
   // Truncation to max_length, the end token kept.
-  for (ClapTextEncoder* encoder : {&hf, &wavcaps}) {
+  for (encoders::ClapTextEncoder* encoder : {&hf, &wavcaps}) {
     const std::vector<int64_t> ids = encoder->tokenize(std::string(200, 'a') + " dog dog dog dog dog dog dog dog dog dog dog dog dog dog dog dog dog dog dog");
     EXPECT_EQ(static_cast<int64_t>(ids.size()), encoder->max_length());
     EXPECT_EQ(ids.back(), encoder == &hf ? 2 : 4);
@@ -504,10 +504,10 @@ TEST(ClapTextEncoderTexts, TokenizesWithTheFamilysTokenizer) {
 
 TEST(ClapTextEncoderTexts, EncodeIsEncodeIdsOfTheTokensAndSharesDuplicates) {
   testing::TempDir tmp;
-  ClapTextEncoder hf(write_hf_clap_dir(tmp / "hf"));
-  ClapTextEncoder wavcaps(write_wavcaps_dir(tmp / "wavcaps"));
+  encoders::ClapTextEncoder hf(write_hf_clap_dir(tmp / "hf"));
+  encoders::ClapTextEncoder wavcaps(write_wavcaps_dir(tmp / "wavcaps"));
   const std::vector<std::string> texts = {"a dog barks.", "the cat can be heard.", "a dog barks.", "a person playing guitar."};
-  for (ClapTextEncoder* encoder : {&hf, &wavcaps}) {
+  for (encoders::ClapTextEncoder* encoder : {&hf, &wavcaps}) {
     SCOPED_TRACE(encoder == &hf ? "hf" : "wavcaps");
     const torch::Tensor embeddings = encoder->encode(texts);
     EXPECT_EQ(embeddings.sizes(), (std::vector<int64_t>{4, 12}));
@@ -530,9 +530,9 @@ TEST(ClapTextEncoderTexts, TokenizerLargerThanTheModelIsAnError) {
   json vocab = json::parse(std::ifstream(dir / "vocab.json"));
   vocab["zz"] = 45;  // the model has 40 token embeddings
   std::ofstream(dir / "vocab.json") << vocab.dump();
-  expect_one_line_error([&] { ClapTextEncoder encoder(dir); }, dir / "vocab.json", "46 tokens");
+  expect_one_line_error([&] { encoders::ClapTextEncoder encoder(dir); }, dir / "vocab.json", "46 tokens");
 }
 
 }  // namespace clap_text_test
 }  // namespace
-}  // namespace avgzsl::models
+}  // namespace avgzsl::encoders

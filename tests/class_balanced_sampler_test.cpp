@@ -24,7 +24,7 @@ TEST(ClassBalancedSampler, ClassesAreUniformDespiteImbalance) {
   labels.insert(labels.end(), 10, 8);
   labels.insert(labels.end(), 100, 5);
   const torch::Tensor y = torch::tensor(labels, torch::kInt64);
-  ClassBalancedSampler sampler(y, 42);
+  data::ClassBalancedSampler sampler(y, 42);
   EXPECT_EQ(sampler.num_classes(), 3);
   std::map<int64_t, int64_t> per_class;
   std::vector<int64_t> per_video_of_class8(10, 0);
@@ -44,14 +44,14 @@ TEST(ClassBalancedSampler, ClassesAreUniformDespiteImbalance) {
 
 TEST(ClassBalancedSampler, SameSeedSameBatches) {
   const torch::Tensor y = torch::randint(0, 7, {300}, torch::kInt64);
-  ClassBalancedSampler a(y, 9), b(y, 9), c(y, 10);
+  data::ClassBalancedSampler a(y, 9), b(y, 9), c(y, 10);
   const auto first = a.next_batch(64);
   EXPECT_EQ(first, b.next_batch(64));
   EXPECT_NE(first, c.next_batch(64));
 }
 
 TEST(ClassBalancedSampler, RejectsAnEmptyTrainingSet) {
-  EXPECT_THROW(ClassBalancedSampler(torch::zeros({0}, torch::kInt64), 1), std::invalid_argument);
+  EXPECT_THROW(data::ClassBalancedSampler(torch::zeros({0}, torch::kInt64), 1), std::invalid_argument);
 }
 
 }  // namespace

@@ -51,7 +51,7 @@ void expect_one_line_error(const Result& r, const std::string& expected) {
 
 class Cli : public ::testing::Test {
  protected:
-  void SetUp() override { save_dataset(testing::tiny_dataset(), data()); }
+  void SetUp() override { data::save_dataset(testing::tiny_dataset(), data()); }
   fs::path data() const { return dir_ / "data"; }
   std::string quick() const { return "--epochs 2 --batches-per-epoch 5 --batch-size 16 --threads 1"; }
   testing::TempDir dir_;
@@ -165,7 +165,7 @@ TEST_F(Cli, SynthWritesALoadableDataset) {
   const Result r = run("synth --out " + (dir_ / "s").string() + " --seed 2 --videos-scale 0.05");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("51 classes"), std::string::npos);
-  EXPECT_EQ(load_dataset(dir_ / "s").num_classes(), 51);
+  EXPECT_EQ(data::load_dataset(dir_ / "s").num_classes(), 51);
 }
 
 TEST_F(Cli, AblateRunsEveryRowOverSeedsAndWritesJson) {
@@ -331,9 +331,9 @@ TEST_F(CliExtract, KilledAndRestartedLosesAndDuplicatesNothing) {
   const Result resumed = run(joined(args));
   ASSERT_EQ(resumed.code, 0) << resumed.out;
   EXPECT_NE(resumed.out.find("done before, resuming"), std::string::npos) << resumed.out;
-  const Dataset a = load_dataset(dir_ / "reference"), b = load_dataset(dir_ / "resumed");
+  const data::Dataset a = data::load_dataset(dir_ / "reference"), b = data::load_dataset(dir_ / "resumed");
   size_t videos = 0;
-  for (const char* split : kVideoSplitNames) {
+  for (const char* split : data::kVideoSplitNames) {
     EXPECT_EQ(a.video_split(split).video_ids, b.video_split(split).video_ids) << split;
     // Equal up to float rounding: a video's row may be computed in a batch of another size.
     EXPECT_TRUE(torch::allclose(a.video_split(split).visual, b.video_split(split).visual, 0, 1e-6)) << split;
@@ -460,7 +460,7 @@ TEST_F(CliExtract, AudioVisualDatasetTrainedRunPredictsAndEvaluatesBesideTheTrai
   for (const char* a : {"--clap", clap.c_str()}) args.push_back(a);
   const Result extracted = run(joined(args));
   ASSERT_EQ(extracted.code, 0) << extracted.out;
-  const Dataset av = load_dataset(dir_ / "av");
+  const data::Dataset av = data::load_dataset(dir_ / "av");
   EXPECT_EQ(av.audio_dim, 12);
   EXPECT_EQ(av.clap_dim, 12);
 

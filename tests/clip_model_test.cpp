@@ -1,7 +1,7 @@
 // CLIP on LibTorch: parity with OpenAI's CLIP code on the golden tiny model
 // (../shared/data/golden/clip/tiny_clip, skipped when absent), the real ViT-B/32 configuration,
 // the strict loader, and self-contained checks on tiny models built here.
-#include "avgzsl/models/clip_model.h"
+#include "avgzsl/encoders/clip/clip_model.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -10,11 +10,11 @@
 #include <fstream>
 
 #include "avgzsl/io/safetensors.h"
-#include "avgzsl/models/pretrained_weights.h"
+#include "avgzsl/encoders/pretrained_weights.h"
 #include "golden_data.h"
 #include "test_support.h"
 
-namespace avgzsl::models {
+namespace avgzsl::encoders {
 namespace {
 namespace fs = std::filesystem;
 
@@ -25,8 +25,8 @@ double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return (a - b).abs().max().item<double>();
 }
 
-ClipConfig tiny_config() {
-  ClipConfig c;
+encoders::ClipConfig tiny_config() {
+  encoders::ClipConfig c;
   c.projection_dim = 16;
   c.text.hidden_size = 12;
   c.text.intermediate_size = 24;
@@ -45,7 +45,7 @@ ClipConfig tiny_config() {
 }
 
 // Writes `model`'s tensors as a Hugging Face directory; `edit` may change the tensor list.
-void write_model_dir(const fs::path& dir, ClipModel& model, const nlohmann::json& config,
+void write_model_dir(const fs::path& dir, encoders::ClipModel& model, const nlohmann::json& config,
                      const std::function<void(io::NamedTensors&)>& edit = {}) {
   fs::create_directories(dir);
   std::ofstream(dir / "config.json") << config.dump();
@@ -56,8 +56,8 @@ void write_model_dir(const fs::path& dir, ClipModel& model, const nlohmann::json
 }
 
 nlohmann::json tiny_config_json() {
-  const ClipConfig c = tiny_config();
-  auto tower = [](const ClipEncoderConfig& t) {
+  const encoders::ClipConfig c = tiny_config();
+  auto tower = [](const encoders::ClipEncoderConfig& t) {
     return nlohmann::json{{"hidden_size", t.hidden_size},
                           {"intermediate_size", t.intermediate_size},
                           {"num_attention_heads", t.num_attention_heads},
@@ -84,15 +84,15 @@ TEST(ClipGolden, TinyModelMatchesOpenAiClip) {
   const fs::path dir = golden_clip_dir() / "tiny_clip";
   AVGZSL_SKIP_WITHOUT(dir);
   torch::NoGradGuard no_grad;
-  ClipModel model = load_clip_model(dir);
+  encoders::ClipModel model = encoders::load_clip_model(dir);
   const io::SafetensorsFile cases(dir / "cases.safetensors");
   const torch::Tensor pixels = cases.tensor("pixel_values");
   const torch::Tensor ids = cases.tensor("input_ids");
 
-  const ClipTowerOutput vision = model->vision_model(pixels);
+  const encoders::ClipTowerOutput vision = model->vision_model(pixels);
   EXPECT_LT(max_abs_diff(vision.last_hidden_state, cases.tensor("vision_last_hidden_state")), 1e-4);
   EXPECT_LT(max_abs_diff(vision.pooled, cases.tensor("vision_pooled_output")), 1e-4);
-  const ClipTowerOutput text = model->text_model(ids);
+  const encoders::ClipTowerOutput text = model->text_model(ids);
   EXPECT_LT(max_abs_diff(text.last_hidden_state, cases.tensor("text_last_hidden_state")), 1e-4);
   EXPECT_LT(max_abs_diff(text.pooled, cases.tensor("text_pooled_output")), 1e-4);
 
@@ -120,7 +120,7 @@ TEST(ClipGolden, HalfPrecisionWeightsLoadAsFloat32) {
   io::save_safetensors(tmp / "f16/model.safetensors", half);
   torch::NoGradGuard no_grad;
   const io::SafetensorsFile cases(dir / "cases.safetensors");
-  const torch::Tensor embeds = load_clip_model(tmp / "f16")->encode_image(cases.tensor("pixel_values"));
+  const torch::Tensor embeds = encoders::load_clip_model(tmp / "f16")->encode_image(cases.tensor("pixel_values"));
   // float16 keeps ~3 decimal digits of each weight; the outputs (|x| <= 2.5) move by ~1e-2.
   EXPECT_LT(max_abs_diff(embeds, cases.tensor("image_embeds")), 5e-2);
 }
@@ -128,10 +128,10 @@ TEST(ClipGolden, HalfPrecisionWeightsLoadAsFloat32) {
 TEST(ClipGolden, RealVitB32ConfigurationHasThePublishedParameterCount) {
   const fs::path config = golden_clip_dir() / "hf_clip_vit_base_patch32/config.json";
   AVGZSL_SKIP_WITHOUT(config);
-  const ClipConfig c = ClipConfig::from_file(config);
+  const encoders::ClipConfig c = encoders::ClipConfig::from_file(config);
   EXPECT_EQ(c.vision.patch_size, 32);
   EXPECT_EQ(c.text.eos_token_id, 2);  // the legacy value, handled by the argmax rule
-  ClipModel model(c);
+  encoders::ClipModel model(c);
   EXPECT_EQ(nn::parameter_count(*model), 151277313);
   // With eos_token_id = 2 the end of text is the argmax of the ids (49407 is the largest id),
   // not the first id 2 (which is the token "#").
@@ -141,7 +141,7 @@ TEST(ClipGolden, RealVitB32ConfigurationHasThePublishedParameterCount) {
 
 TEST(ClipModel, EncodeTextIgnoresPaddingAfterTheLastEndOfText) {
   torch::manual_seed(1);
-  ClipModel model(tiny_config());
+  encoders::ClipModel model(tiny_config());
   model->eval();
   torch::NoGradGuard no_grad;
   const torch::Tensor ids = tiny_ids();
@@ -151,7 +151,7 @@ TEST(ClipModel, EncodeTextIgnoresPaddingAfterTheLastEndOfText) {
 
 TEST(ClipModel, OutputsDoNotDependOnTheBatch) {
   torch::manual_seed(2);
-  ClipModel model(tiny_config());
+  encoders::ClipModel model(tiny_config());
   model->eval();
   torch::NoGradGuard no_grad;
   const torch::Tensor pixels = torch::randn({5, 3, 32, 32});
@@ -169,11 +169,11 @@ TEST(ClipModel, OutputsDoNotDependOnTheBatch) {
 
 TEST(ClipModel, LoadedDirectoryReproducesTheModel) {
   torch::manual_seed(3);
-  ClipModel model(tiny_config());
+  encoders::ClipModel model(tiny_config());
   model->eval();
   testing::TempDir tmp;
   write_model_dir(tmp / "m", model, tiny_config_json());
-  ClipModel loaded = load_clip_model(tmp / "m");
+  encoders::ClipModel loaded = encoders::load_clip_model(tmp / "m");
   torch::NoGradGuard no_grad;
   const torch::Tensor pixels = torch::randn({2, 3, 32, 32});
   EXPECT_TRUE(torch::equal(loaded->encode_image(pixels), model->encode_image(pixels)));
@@ -182,7 +182,7 @@ TEST(ClipModel, LoadedDirectoryReproducesTheModel) {
 
 std::string load_error(const fs::path& dir) {
   try {
-    load_clip_model(dir);
+    encoders::load_clip_model(dir);
   } catch (const std::exception& e) {
     return e.what();
   }
@@ -191,7 +191,7 @@ std::string load_error(const fs::path& dir) {
 
 TEST(ClipModel, LoaderRefusesTensorsThatDoNotMatchTheConfig) {
   torch::manual_seed(4);
-  ClipModel model(tiny_config());
+  encoders::ClipModel model(tiny_config());
   testing::TempDir tmp;
   const nlohmann::json config = tiny_config_json();
   auto drop = [](const std::string& name) {
@@ -245,11 +245,11 @@ TEST(ClipModel, LoaderRefusesTensorsThatDoNotMatchTheConfig) {
 }
 
 TEST(ClipModel, TextWithoutEndOfTextIsRefused) {
-  ClipModel model(tiny_config());
+  encoders::ClipModel model(tiny_config());
   torch::NoGradGuard no_grad;
   EXPECT_THROW(model->encode_text(torch::tensor({{48, 5, 7}}, torch::kInt64)), c10::Error);
   EXPECT_THROW(model->encode_text(torch::tensor({{48, 50, 49}}, torch::kInt64)), c10::Error);  // id outside vocabulary
 }
 
 }  // namespace
-}  // namespace avgzsl::models
+}  // namespace avgzsl::encoders

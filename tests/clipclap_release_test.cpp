@@ -8,13 +8,13 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "avgzsl/data/clipclap_release.h"
+#include "avgzsl/reference/clipclap_release.h"
 #include "avgzsl/io/atomic_file.h"
 #include "avgzsl/io/csv_table.h"
 #include "avgzsl/io/numpy_file.h"
 #include "avgzsl/io/pickle_writer.h"
 #include "avgzsl/io/safetensors.h"
-#include "avgzsl/models/reference_checkpoint.h"
+#include "avgzsl/reference/reference_checkpoint.h"
 #include "test_support.h"
 
 namespace avgzsl {
@@ -25,8 +25,8 @@ using nlohmann::json;
 
 fs::path release_root(const std::string& tree) { return testing::fixture_dir() / "clipclap_release" / tree / "UCF"; }
 
-ClipClapImportOptions fixture_options(const std::string& tree, ClassTextRows rows = ClassTextRows::kReference) {
-  ClipClapImportOptions o;
+reference::ClipClapImportOptions fixture_options(const std::string& tree, reference::ClassTextRows rows = reference::ClassTextRows::kReference) {
+  reference::ClipClapImportOptions o;
   o.root = release_root(tree);
   o.dataset = "UCF";
   o.text_rows = rows;
@@ -46,8 +46,8 @@ TEST(ClipClapImport, MatchesTheReferenceRulesAtEveryProtocol) {
   const json e = expected();
   for (const std::string tree : {"release_p2", "release_p4", "release_p5"}) {
     SCOPED_TRACE(tree);
-    for (ClassTextRows rows : {ClassTextRows::kReference, ClassTextRows::kByName}) {
-      const Dataset d = import_clipclap_release(fixture_options(tree, rows)).dataset;
+    for (reference::ClassTextRows rows : {reference::ClassTextRows::kReference, reference::ClassTextRows::kByName}) {
+      const data::Dataset d = reference::import_clipclap_release(fixture_options(tree, rows)).dataset;
       ASSERT_EQ(d.num_classes(), 7);
       for (int64_t c = 0; c < d.num_classes(); ++c) {
         EXPECT_EQ(d.classes[c].name, e["classes"][c].get<std::string>());
@@ -58,11 +58,11 @@ TEST(ClipClapImport, MatchesTheReferenceRulesAtEveryProtocol) {
         for (int64_t id : d.class_split(split)) got.push_back(d.classes[id].name);
         EXPECT_EQ(got, names.get<std::vector<std::string>>()) << split;
       }
-      const std::string rule = rows == ClassTextRows::kReference ? "reference" : "by_name";
+      const std::string rule = rows == reference::ClassTextRows::kReference ? "reference" : "by_name";
       EXPECT_TRUE(torch::equal(d.clip_text, tensor_of(e["clip_" + rule]))) << rule;
       EXPECT_TRUE(torch::equal(d.clap_text, tensor_of(e["clap_" + rule]))) << rule;
       for (const auto& [folder, want] : e["video_splits"].items()) {
-        const VideoSplit& v = d.video_split(folder);
+        const data::VideoSplit& v = d.video_split(folder);
         EXPECT_EQ(v.video_ids, want["video_ids"].get<std::vector<std::string>>()) << folder;
         EXPECT_EQ(std::vector<int64_t>(v.labels.data_ptr<int64_t>(), v.labels.data_ptr<int64_t>() + v.size()),
                   want["labels"].get<std::vector<int64_t>>()) << folder;
@@ -74,7 +74,7 @@ TEST(ClipClapImport, MatchesTheReferenceRulesAtEveryProtocol) {
 }
 
 TEST(ClipClapImport, ReportsWhatItLeftOutAndWhy) {
-  const ClipClapImport imported = import_clipclap_release(fixture_options("release_p4"));
+  const reference::ClipClapImport imported = reference::import_clipclap_release(fixture_options("release_p4"));
   std::string notes;
   for (const auto& n : imported.notes) notes += n + "\n";
   EXPECT_NE(notes.find("stage_2_test_unseen: left out 4 videos of 1 classes"), std::string::npos) << notes;
@@ -91,10 +91,10 @@ struct ReleaseCopy {
 };
 
 void expect_import_error(const ReleaseCopy& r, const std::string& file_part, const std::string& problem) {
-  ClipClapImportOptions o = fixture_options("release_p4");
+  reference::ClipClapImportOptions o = fixture_options("release_p4");
   o.root = r.root;
   try {
-    import_clipclap_release(o);
+    reference::import_clipclap_release(o);
     ADD_FAILURE() << "import succeeded; expected: " << problem;
   } catch (const std::runtime_error& e) {
     const std::string what = e.what();
@@ -159,14 +159,14 @@ TEST(ClipClapImport, BadReleasesFailWithTheFileAndTheProblem) {
 }
 
 TEST(ClipClapExport, ExportThenImportGivesTheSameDataset) {
-  const Dataset original = testing::tiny_dataset(3);
+  const data::Dataset original = testing::tiny_dataset(3);
   testing::TempDir dir;
-  export_clipclap_release(original, dir / "release", "UCF");
-  ClipClapImportOptions o;
+  reference::export_clipclap_release(original, dir / "release", "UCF");
+  reference::ClipClapImportOptions o;
   o.root = dir / "release";
   o.dataset = "UCF";
-  o.text_rows = ClassTextRows::kByName;
-  const Dataset back = import_clipclap_release(o).dataset;
+  o.text_rows = reference::ClassTextRows::kByName;
+  const data::Dataset back = reference::import_clipclap_release(o).dataset;
   ASSERT_EQ(back.num_classes(), original.num_classes());
   // Class ids may be renumbered (the release sorts names); compare through names.
   std::map<std::string, int64_t> back_id;
@@ -183,9 +183,9 @@ TEST(ClipClapExport, ExportThenImportGivesTheSameDataset) {
     for (int64_t id : back.class_split(split)) b.insert(back.classes[id].name);
     EXPECT_EQ(a, b) << split;
   }
-  for (const char* folder : kVideoSplitNames) {
-    const VideoSplit& v = original.video_split(folder);
-    const VideoSplit& w = back.video_split(folder);
+  for (const char* folder : data::kVideoSplitNames) {
+    const data::VideoSplit& v = original.video_split(folder);
+    const data::VideoSplit& w = back.video_split(folder);
     ASSERT_EQ(v.size(), w.size()) << folder;
     std::map<std::string, int64_t> row_of;
     for (int64_t i = 0; i < w.size(); ++i) row_of[w.video_ids[i]] = i;
@@ -199,42 +199,42 @@ TEST(ClipClapExport, ExportThenImportGivesTheSameDataset) {
 }
 
 TEST(ClipClapExport, WritesNothingWhenItFails) {
-  Dataset d = testing::tiny_dataset(1);
+  data::Dataset d = testing::tiny_dataset(1);
   d.classes[1].display_name = d.classes[0].display_name;  // display names key the embeddings
   testing::TempDir dir;
-  EXPECT_THROW(export_clipclap_release(d, dir / "release", "UCF"), std::invalid_argument);
+  EXPECT_THROW(reference::export_clipclap_release(d, dir / "release", "UCF"), std::invalid_argument);
   EXPECT_FALSE(fs::exists(dir / "release"));
-  EXPECT_THROW(export_clipclap_release(testing::tiny_dataset(1), dir / "release", "Kinetics"), std::invalid_argument);
+  EXPECT_THROW(reference::export_clipclap_release(testing::tiny_dataset(1), dir / "release", "Kinetics"), std::invalid_argument);
   EXPECT_FALSE(fs::exists(dir / "release"));
 }
 
 TEST(ReferenceCheckpoint, LoadsAndComputesWhatPyTorchComputed) {
   const fs::path dir = testing::fixture_dir() / "clipclap_release";
   const io::SafetensorsFile io_file(dir / "checkpoint_io.safetensors");
-  models::ClipClapOptions options;
+  gzsl::ClipClapOptions options;
   options.input_dim = 14;
   options.text_dim = 14;
   options.hidden_dim = 10;
   options.embedding_dim = 4;
   for (const std::string stage : {"stage1", "stage2"}) {  // stage2 carries DataParallel's "module." prefixes
     SCOPED_TRACE(stage);
-    const models::ReferenceCheckpoint ckpt = models::read_reference_checkpoint(dir / ("ClipClap_model_" + stage + ".pt"));
+    const reference::ReferenceCheckpoint ckpt = reference::read_reference_checkpoint(dir / ("ClipClap_model_" + stage + ".pt"));
     EXPECT_EQ(ckpt.epoch, stage == "stage1" ? 4 : 1);
     EXPECT_EQ(ckpt.metric, "score");
-    models::ClipClap model = models::clipclap_from_reference(ckpt, options, stage);
+    gzsl::ClipClap model = reference::clipclap_from_reference(ckpt, options, stage);
     torch::NoGradGuard no_grad;
     EXPECT_TRUE(torch::allclose(model->embed_videos(io_file.tensor("x")), io_file.tensor(stage + "_theta_o"), 1e-5, 1e-6));
     EXPECT_TRUE(torch::allclose(model->embed_classes(io_file.tensor("t")), io_file.tensor(stage + "_theta_w"), 1e-5, 1e-6));
   }
   options.hidden_dim = 12;
   try {
-    models::clipclap_from_reference(models::read_reference_checkpoint(dir / "ClipClap_model_stage1.pt"), options, "s1.pt");
+    reference::clipclap_from_reference(reference::read_reference_checkpoint(dir / "ClipClap_model_stage1.pt"), options, "s1.pt");
     FAIL() << "a width mismatch must be refused";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("s1.pt: tensor 'D_o.fc.0.bias' has shape [10], expected [12]"),
               std::string::npos) << e.what();
   }
-  EXPECT_THROW(models::read_reference_checkpoint(dir / "bad/truncated.pkl"), std::runtime_error);
+  EXPECT_THROW(reference::read_reference_checkpoint(dir / "bad/truncated.pkl"), std::runtime_error);
 }
 
 // ---- the real class splits of the three benchmarks ----
@@ -256,11 +256,11 @@ TEST(RealClassSplits, EverySplitParsesWithThePublishedClassCounts) {
   if (!fs::exists(shared_splits())) GTEST_SKIP() << shared_splits() << " is absent";
   for (const RealSplit& s : kRealSplits) {
     SCOPED_TRACE(std::string(s.dataset) + "/" + s.split);
-    ClipClapImportOptions o;
+    reference::ClipClapImportOptions o;
     o.root = shared_splits() / s.dataset;
     o.dataset = s.dataset;
     o.split = s.split;
-    const ClipClapClassSplits c = read_clipclap_class_splits(o);  // throws if a CSV misses a class
+    const reference::ClipClapClassSplits c = reference::read_clipclap_class_splits(o);  // throws if a CSV misses a class
     EXPECT_EQ(c.class_splits.at("stage_1_train").size(), s.stage1_train);
     EXPECT_EQ(c.class_splits.at("stage_1_val_seen").size(), s.stage1_train);
     EXPECT_EQ(c.class_splits.at("stage_1_val_unseen").size(), s.val_unseen);
@@ -271,12 +271,12 @@ TEST(RealClassSplits, EverySplitParsesWithThePublishedClassCounts) {
     // How many classes the reference's row rule (display-name order) gives another class's text
     // (docs/clipclap_release.md): none in UCF, 8 in ActivityNet, 205 in VGGSound.
     std::vector<std::string> by_display;
-    for (const ClassInfo& info : c.classes) by_display.push_back(info.display_name);
+    for (const data::ClassInfo& info : c.classes) by_display.push_back(info.display_name);
     std::sort(by_display.begin(), by_display.end());
     int moved = 0;
     for (size_t i = 0; i < c.classes.size(); ++i) moved += by_display[i] != c.classes[i].display_name;
     EXPECT_EQ(moved, std::string(s.dataset) == "UCF" ? 0 : std::string(s.dataset) == "ActivityNet" ? 8 : 205);
-    for (const ClassInfo& info : c.classes) EXPECT_FALSE(info.display_name.empty()) << info.name;
+    for (const data::ClassInfo& info : c.classes) EXPECT_FALSE(info.display_name.empty()) << info.name;
   }
 }
 
@@ -285,21 +285,21 @@ TEST(RealClassSplits, EverySplitParsesWithThePublishedClassCounts) {
 // ([rank, -rank, 0.5] by sorted display name, so that the row rule's moves show). The videos are
 // release_index.json's; where the dataset ships none (VGGSound), two per class of each folder's
 // class list.
-ClipClapImportOptions write_real_release(const fs::path& source, const std::string& dataset, const std::string& split,
+reference::ClipClapImportOptions write_real_release(const fs::path& source, const std::string& dataset, const std::string& split,
                                          const fs::path& dir) {
   const fs::path root = dir / dataset;
   fs::create_directories(root);
   fs::create_directory_symlink(fs::absolute(source / "class-split"), root / "class-split");
-  ClipClapImportOptions o;
+  reference::ClipClapImportOptions o;
   o.root = root;
   o.dataset = dataset;
   o.split = split;
-  const ClipClapClassSplits cs = read_clipclap_class_splits(o);
+  const reference::ClipClapClassSplits cs = reference::read_clipclap_class_splits(o);
   json folders;
   if (fs::exists(source / "release_index.json")) {
     folders = json::parse(io::read_file(source / "release_index.json"))["folders"];
   } else {
-    for (const char* folder : kVideoSplitNames) {
+    for (const char* folder : data::kVideoSplitNames) {
       for (int64_t id : cs.class_splits.at(folder)) {
         const std::string& cls = cs.classes[static_cast<size_t>(id)].name;
         folders[folder][cls] = {cls + "_" + folder + "_0", cls + "_" + folder + "_1"};
@@ -334,7 +334,7 @@ ClipClapImportOptions write_real_release(const fs::path& source, const std::stri
     }
   }
   std::vector<std::string> displays;
-  for (const ClassInfo& c : cs.classes) displays.push_back(c.display_name);
+  for (const data::ClassInfo& c : cs.classes) displays.push_back(c.display_name);
   std::sort(displays.begin(), displays.end());
   fs::create_directories(features / "text");
   for (const char* prefix : {"word_embeddings_", "wavcaps_word_embeddings_"}) {
@@ -371,7 +371,7 @@ std::map<std::string, std::vector<float>> text_file_values(const fs::path& path)
   return out;
 }
 
-void expect_same_dataset(const Dataset& a, const Dataset& b) {
+void expect_same_dataset(const data::Dataset& a, const data::Dataset& b) {
   ASSERT_EQ(a.num_classes(), b.num_classes());
   for (int64_t c = 0; c < a.num_classes(); ++c) {
     EXPECT_EQ(a.classes[c].name, b.classes[c].name);
@@ -380,9 +380,9 @@ void expect_same_dataset(const Dataset& a, const Dataset& b) {
   EXPECT_TRUE(torch::equal(a.clip_text, b.clip_text));
   EXPECT_TRUE(torch::equal(a.clap_text, b.clap_text));
   EXPECT_EQ(a.class_splits, b.class_splits);
-  for (const char* folder : kVideoSplitNames) {
-    const VideoSplit& v = a.video_split(folder);
-    const VideoSplit& w = b.video_split(folder);
+  for (const char* folder : data::kVideoSplitNames) {
+    const data::VideoSplit& v = a.video_split(folder);
+    const data::VideoSplit& w = b.video_split(folder);
     ASSERT_EQ(v.size(), w.size()) << folder;
     // Both read class files sorted by name, so rows come in the same order.
     EXPECT_EQ(v.video_ids, w.video_ids) << folder;
@@ -402,9 +402,9 @@ TEST(RealClassSplits, ImportKeepsExactlyTheVideosOfListedClasses) {
     if (!fs::exists(source / "release_index.json")) continue;  // VGGSound ships no index
     SCOPED_TRACE(std::string(s.dataset) + "/" + s.split);
     testing::TempDir dir;
-    const ClipClapImportOptions o = write_real_release(source, s.dataset, s.split, dir.path());
-    const Dataset d = import_clipclap_release(o).dataset;
-    for (const char* folder : kVideoSplitNames) {
+    const reference::ClipClapImportOptions o = write_real_release(source, s.dataset, s.split, dir.path());
+    const data::Dataset d = reference::import_clipclap_release(o).dataset;
+    for (const char* folder : data::kVideoSplitNames) {
       const io::CsvTable csv = io::read_csv(source / "class-split" / s.split / (std::string(folder) + ".csv"));
       std::set<std::string> keep;
       // Names compare case-insensitively, as in the reference (e.g. UCF's all_class.txt and
@@ -436,9 +436,9 @@ TEST(RealClassSplits, ExportInvertsTheRowRuleSoThatRoundTripsAreExact) {
   for (const char* dataset : {"UCF", "ActivityNet", "VGGSound"}) {
     SCOPED_TRACE(dataset);
     testing::TempDir dir;
-    const ClipClapImportOptions o = write_real_release(shared_splits() / dataset, dataset, "cls_split", dir / "original");
-    const Dataset imported = import_clipclap_release(o).dataset;
-    const int64_t moved = export_clipclap_release(imported, dir / "exported" / dataset, dataset);
+    const reference::ClipClapImportOptions o = write_real_release(shared_splits() / dataset, dataset, "cls_split", dir / "original");
+    const data::Dataset imported = reference::import_clipclap_release(o).dataset;
+    const int64_t moved = reference::export_clipclap_release(imported, dir / "exported" / dataset, dataset);
     EXPECT_EQ(moved, std::string(dataset) == "UCF" ? 0 : std::string(dataset) == "ActivityNet" ? 8 : 205);
     std::string tag = dataset;
     for (char& ch : tag) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -446,29 +446,29 @@ TEST(RealClassSplits, ExportInvertsTheRowRuleSoThatRoundTripsAreExact) {
       const fs::path relative = "features/cls_features_non_averaged/text/" + prefix + tag + "_normed.npy";
       EXPECT_EQ(text_file_values(dir / "exported" / dataset / relative), text_file_values(o.root / relative)) << prefix;
     }
-    ClipClapImportOptions back = o;
+    reference::ClipClapImportOptions back = o;
     back.root = dir / "exported" / dataset;
-    expect_same_dataset(import_clipclap_release(back).dataset, imported);
+    expect_same_dataset(reference::import_clipclap_release(back).dataset, imported);
     // By name, each vector sits under its own class's display name instead.
-    EXPECT_EQ(export_clipclap_release(imported, dir / "by_name" / dataset, dataset, "cls_split", "cls_features_non_averaged",
-                                      false, ClassTextRows::kByName), 0);
+    EXPECT_EQ(reference::export_clipclap_release(imported, dir / "by_name" / dataset, dataset, "cls_split", "cls_features_non_averaged",
+                                      false, reference::ClassTextRows::kByName), 0);
   }
 }
 
 // Releases stored as float16 or float64 import as float32: float64 exactly, float16 as its
 // values; the import says what it found.
 TEST(ClipClapImport, Float16AndFloat64ReleasesConvertToFloat32) {
-  ClipClapImportOptions o;
+  reference::ClipClapImportOptions o;
   o.dataset = "UCF";
   o.root = testing::fixture_dir() / "clipclap_release/release_p4/UCF";
-  const ClipClapImport reference = import_clipclap_release(o);
+  const reference::ClipClapImport reference = reference::import_clipclap_release(o);
   EXPECT_EQ(reference.stored_dtypes.video, std::set<std::string>{"float32"});
   for (const std::string tree : {"release_f16_p2", "release_f16_p5", "release_f64_p3", "release_f64_p4"}) {
     SCOPED_TRACE(tree);
     const bool half = tree.find("f16") != std::string::npos;
     const std::string dtype = half ? "float16" : "float64";
     o.root = testing::fixture_dir() / "clipclap_release" / tree / "UCF";
-    const ClipClapImport imported = import_clipclap_release(o);
+    const reference::ClipClapImport imported = reference::import_clipclap_release(o);
     EXPECT_EQ(imported.stored_dtypes.video, std::set<std::string>{dtype});
     EXPECT_EQ(imported.stored_dtypes.audio, std::set<std::string>{dtype});
     EXPECT_EQ(imported.stored_dtypes.text, std::set<std::string>{dtype});
@@ -476,12 +476,12 @@ TEST(ClipClapImport, Float16AndFloat64ReleasesConvertToFloat32) {
     for (const std::string& note : imported.notes) noted |= note == "video features are stored as " + dtype + "; converted to float32";
     EXPECT_TRUE(noted);
     const auto as_stored = [&](const torch::Tensor& t) { return half ? t.to(torch::kFloat16).to(torch::kFloat32) : t; };
-    const Dataset& d = imported.dataset;
-    const Dataset& r = reference.dataset;
+    const data::Dataset& d = imported.dataset;
+    const data::Dataset& r = reference.dataset;
     EXPECT_EQ(d.clip_text.scalar_type(), torch::kFloat32);
     EXPECT_TRUE(torch::equal(d.clip_text, as_stored(r.clip_text)));
     EXPECT_TRUE(torch::equal(d.clap_text, as_stored(r.clap_text)));
-    for (const char* folder : kVideoSplitNames) {
+    for (const char* folder : data::kVideoSplitNames) {
       EXPECT_EQ(d.video_split(folder).video_ids, r.video_split(folder).video_ids) << folder;
       EXPECT_TRUE(torch::equal(d.video_split(folder).visual, as_stored(r.video_split(folder).visual))) << folder;
       EXPECT_TRUE(torch::equal(d.video_split(folder).audio, as_stored(r.video_split(folder).audio))) << folder;

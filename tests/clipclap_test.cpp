@@ -1,4 +1,4 @@
-#include "avgzsl/models/clipclap.h"
+#include "avgzsl/gzsl/clipclap.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -6,17 +6,17 @@
 #include <map>
 
 #include "avgzsl/io/safetensors.h"
-#include "avgzsl/models/clipclap_checkpoint.h"
-#include "avgzsl/models/clipclap_loss.h"
+#include "avgzsl/gzsl/clipclap_checkpoint.h"
+#include "avgzsl/gzsl/clipclap_loss.h"
 #include "avgzsl/nn/parameter_count.h"
 #include "test_support.h"
 
-namespace avgzsl::models {
+namespace avgzsl::gzsl {
 namespace {
 
-ClipClapOptions tiny_options(int64_t input_dim, int64_t text_dim, int64_t hidden_dim, int64_t embedding_dim,
+gzsl::ClipClapOptions tiny_options(int64_t input_dim, int64_t text_dim, int64_t hidden_dim, int64_t embedding_dim,
                              double dropout = 0.1) {
-  ClipClapOptions o;
+  gzsl::ClipClapOptions o;
   o.input_dim = input_dim;
   o.text_dim = text_dim;
   o.hidden_dim = hidden_dim;
@@ -26,7 +26,7 @@ ClipClapOptions tiny_options(int64_t input_dim, int64_t text_dim, int64_t hidden
 }
 
 TEST(ClipClap, ParameterNamesMatchTheReferenceStateDict) {
-  ClipClap model(ClipClapOptions{});
+  gzsl::ClipClap model(gzsl::ClipClapOptions{});
   std::map<std::string, std::vector<int64_t>> shapes;
   for (const auto& [name, t] : model->state_dict()) shapes[name] = t.sizes().vec();
   // One-layer block: fc.0 Linear, fc.1 BatchNorm1d (ReLU fc.2 and Dropout fc.3 have no tensors).
@@ -45,13 +45,13 @@ TEST(ClipClap, ParameterNamesMatchTheReferenceStateDict) {
 TEST(ClipClap, PaperModelHasTheHandCountedParameterCount) {
   // O_enc, W_enc: 1536*512+512 + 2*512 each; O_proj: (512*512+512+1024) + (512*64+64+128);
   // D_o: (64*512+512+1024) + (512*512+512+1024); W_proj: 512*64+64+128; D_w: 64*512+512+1024.
-  EXPECT_EQ(nn::parameter_count(*ClipClap(ClipClapOptions{})), 2 * 787968 + 296640 + 297984 + 32960 + 34304);
+  EXPECT_EQ(nn::parameter_count(*gzsl::ClipClap(gzsl::ClipClapOptions{})), 2 * 787968 + 296640 + 297984 + 32960 + 34304);
 }
 
 TEST(ClipClap, EmbeddingsAreNonNegativeAndBatchIndependentInEvalMode) {
   torch::manual_seed(0);
-  const ClipClapOptions o = tiny_options(10, 6, 8, 4);
-  ClipClap model(o);
+  const gzsl::ClipClapOptions o = tiny_options(10, 6, 8, 4);
+  gzsl::ClipClap model(o);
   model->eval();
   torch::NoGradGuard no_grad;
   const torch::Tensor x = torch::randn({5, 10});
@@ -66,8 +66,8 @@ class ReferenceParity : public ::testing::Test {
  protected:
   void SetUp() override {
     file = std::make_unique<io::SafetensorsFile>(testing::fixture_dir() / "clipclap_reference.safetensors");
-    const ClipClapOptions o = tiny_options(12, 10, 16, 8, 0.0);
-    model = ClipClap(o);
+    const gzsl::ClipClapOptions o = tiny_options(12, 10, 16, 8, 0.0);
+    model = gzsl::ClipClap(o);
     model->load_state_dict(with_prefix("state."), "fixture");
   }
   std::vector<std::pair<std::string, torch::Tensor>> with_prefix(const std::string& prefix) const {
@@ -85,7 +85,7 @@ class ReferenceParity : public ::testing::Test {
         << name << " max diff " << (got - want).abs().max().item<double>();
   }
   std::unique_ptr<io::SafetensorsFile> file;
-  ClipClap model{nullptr};
+  gzsl::ClipClap model{nullptr};
 };
 
 TEST_F(ReferenceParity, EvalModeEmbeddings) {
@@ -98,13 +98,13 @@ TEST_F(ReferenceParity, EvalModeEmbeddings) {
 TEST_F(ReferenceParity, TrainModeOutputsLossesGradientsAndOneAdamStep) {
   model->train();
   torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(1e-3).weight_decay(1e-5));
-  const ClipClapOutputs out = model->forward(get("input.x"), get("input.t"));
+  const gzsl::ClipClapOutputs out = model->forward(get("input.x"), get("input.t"));
   expect_close(out.w, "train.w");
   expect_close(out.theta_o, "train.theta_o");
   expect_close(out.rho_o, "train.rho_o");
   expect_close(out.theta_w, "train.theta_w");
   expect_close(out.rho_w, "train.rho_w");
-  const LossTerms loss = clipclap_loss(*model, out, get("input.class_text"), get("input.target"), LossSwitches{});
+  const gzsl::LossTerms loss = gzsl::clipclap_loss(*model, out, get("input.class_text"), get("input.target"), gzsl::LossSwitches{});
   expect_close(loss.cross_entropy, "loss.ce");
   expect_close(loss.regression, "loss.reg");
   expect_close(loss.reconstruction, "loss.rec");
@@ -124,14 +124,14 @@ TEST_F(ReferenceParity, TrainModeOutputsLossesGradientsAndOneAdamStep) {
 }
 
 TEST(ClipClapLoss, HandComputedRegressionAndReconstruction) {
-  ClipClap model(ClipClapOptions{});
-  ClipClapOutputs out;
+  gzsl::ClipClap model(gzsl::ClipClapOptions{});
+  gzsl::ClipClapOutputs out;
   out.theta_o = torch::tensor({{1.f, 2.f}});
   out.theta_w = torch::tensor({{0.f, 0.f}});
   out.w = torch::tensor({{0.f, 1.f}});
   out.rho_o = torch::tensor({{1.f, 1.f}});
   out.rho_w = torch::tensor({{0.f, 3.f}});
-  const LossTerms loss = clipclap_loss(*model, out, torch::Tensor(), torch::Tensor(), LossSwitches{false, true, true});
+  const gzsl::LossTerms loss = gzsl::clipclap_loss(*model, out, torch::Tensor(), torch::Tensor(), gzsl::LossSwitches{false, true, true});
   EXPECT_FLOAT_EQ(loss.regression.item<float>(), (1.f + 4.f) / 2);                  // mean of squared differences
   EXPECT_FLOAT_EQ(loss.reconstruction.item<float>(), (1.f + 0.f) / 2 + (0.f + 4.f) / 2);
   EXPECT_FLOAT_EQ(loss.cross_entropy.item<float>(), 0.f);
@@ -140,13 +140,13 @@ TEST(ClipClapLoss, HandComputedRegressionAndReconstruction) {
 
 TEST(ClipClapLoss, CrossEntropyIsSoftmaxOverTrainingClassScores) {
   torch::manual_seed(1);
-  const ClipClapOptions o = tiny_options(6, 5, 8, 3);
-  ClipClap model(o);
+  const gzsl::ClipClapOptions o = tiny_options(6, 5, 8, 3);
+  gzsl::ClipClap model(o);
   model->eval();  // deterministic class embeddings, so that we can recompute them
   const torch::Tensor class_text = torch::randn({4, 5});
   const torch::Tensor target = torch::tensor({2, 0}, torch::kInt64);
-  const ClipClapOutputs out = model->forward(torch::randn({2, 6}), class_text.index_select(0, target));
-  const LossTerms loss = clipclap_loss(*model, out, class_text, target, LossSwitches{true, false, false});
+  const gzsl::ClipClapOutputs out = model->forward(torch::randn({2, 6}), class_text.index_select(0, target));
+  const gzsl::LossTerms loss = gzsl::clipclap_loss(*model, out, class_text, target, gzsl::LossSwitches{true, false, false});
   const torch::Tensor scores = out.theta_o.matmul(model->embed_classes(class_text).t());  // [2, 4]
   double expected = 0;
   for (int i = 0; i < 2; ++i) {
@@ -160,13 +160,13 @@ TEST(ClipClapLoss, CrossEntropyIsSoftmaxOverTrainingClassScores) {
 TEST(ClipClapCheckpoint, RoundTripGivesIdenticalTensorsAndOutputs) {
   testing::TempDir dir;
   torch::manual_seed(4);
-  const ClipClapOptions o = tiny_options(7, 5, 8, 4);
-  ClipClap model(o);
+  const gzsl::ClipClapOptions o = tiny_options(7, 5, 8, 4);
+  gzsl::ClipClap model(o);
   model->train();
   model->forward(torch::randn({6, 7}), torch::randn({6, 5}));  // move the running statistics
   model->eval();
-  save_clipclap_checkpoint(dir / "ckpt", *model, {{"epoch", 3}});
-  const ClipClapCheckpoint loaded = load_clipclap_checkpoint(dir / "ckpt");
+  gzsl::save_clipclap_checkpoint(dir / "ckpt", *model, {{"epoch", 3}});
+  const gzsl::ClipClapCheckpoint loaded = gzsl::load_clipclap_checkpoint(dir / "ckpt");
   EXPECT_EQ(loaded.info.at("epoch").get<int>(), 3);
   const auto a = model->state_dict();
   const auto b = loaded.model->state_dict();
@@ -177,13 +177,13 @@ TEST(ClipClapCheckpoint, RoundTripGivesIdenticalTensorsAndOutputs) {
   }
   torch::NoGradGuard no_grad;
   const torch::Tensor x = torch::randn({3, 7});
-  models::ClipClap reloaded = loaded.model;
+  gzsl::ClipClap reloaded = loaded.model;
   EXPECT_TRUE(torch::equal(model->embed_videos(x), reloaded->embed_videos(x)));
 }
 
 TEST(ClipClapCheckpoint, StrictLoadNamesTheOffendingTensor) {
-  const ClipClapOptions o = tiny_options(7, 5, 8, 4);
-  ClipClap model(o);
+  const gzsl::ClipClapOptions o = tiny_options(7, 5, 8, 4);
+  gzsl::ClipClap model(o);
   auto state = model->state_dict();
   state[0].second = torch::zeros({3, 3});
   try {
@@ -202,4 +202,4 @@ TEST(ClipClapCheckpoint, StrictLoadNamesTheOffendingTensor) {
 }
 
 }  // namespace
-}  // namespace avgzsl::models
+}  // namespace avgzsl::gzsl

@@ -19,10 +19,10 @@ using nlohmann::json;
 // Saves the tiny dataset, lets `corrupt` damage the copy on disk, and returns the load error.
 std::string load_error_after(const std::function<void(const fs::path&)>& corrupt) {
   testing::TempDir dir;
-  save_dataset(testing::tiny_dataset(), dir / "ds");
+  data::save_dataset(testing::tiny_dataset(), dir / "ds");
   corrupt(dir / "ds");
   try {
-    load_dataset(dir / "ds");
+    data::load_dataset(dir / "ds");
   } catch (const std::runtime_error& e) {
     const std::string message = e.what();
     EXPECT_EQ(message.find('\n'), std::string::npos) << "one line: " << message;
@@ -54,16 +54,16 @@ void rewrite_split(const fs::path& dir, const std::string& split,
 
 TEST(Dataset, SaveLoadRoundTripIsExact) {
   testing::TempDir dir;
-  const Dataset d = testing::tiny_dataset(5);
-  save_dataset(d, dir / "ds");
-  const Dataset e = load_dataset(dir / "ds");
+  const data::Dataset d = testing::tiny_dataset(5);
+  data::save_dataset(d, dir / "ds");
+  const data::Dataset e = data::load_dataset(dir / "ds");
   EXPECT_EQ(e.name, d.name);
   ASSERT_EQ(e.classes.size(), d.classes.size());
   EXPECT_EQ(e.classes[3].display_name, d.classes[3].display_name);
   EXPECT_EQ(e.class_splits, d.class_splits);
   EXPECT_TRUE(torch::equal(e.clip_text, d.clip_text));
   EXPECT_TRUE(torch::equal(e.clap_text, d.clap_text));
-  for (const char* split : kVideoSplitNames) {
+  for (const char* split : data::kVideoSplitNames) {
     EXPECT_EQ(e.video_split(split).video_ids, d.video_split(split).video_ids);
     EXPECT_TRUE(torch::equal(e.video_split(split).visual, d.video_split(split).visual));
     EXPECT_TRUE(torch::equal(e.video_split(split).audio, d.video_split(split).audio));
@@ -73,7 +73,7 @@ TEST(Dataset, SaveLoadRoundTripIsExact) {
 
 TEST(Dataset, MissingManifestOrSplitFile) {
   testing::TempDir dir;
-  EXPECT_THROW(load_dataset(dir / "nowhere"), std::runtime_error);
+  EXPECT_THROW(data::load_dataset(dir / "nowhere"), std::runtime_error);
   EXPECT_NE(load_error_after([](const fs::path& d) { fs::remove(d / "manifest.json"); }).find("manifest.json: file not found"),
             std::string::npos);
   const std::string e = load_error_after([](const fs::path& d) { fs::remove(d / "videos" / "stage_1_val_unseen.safetensors"); });
@@ -144,7 +144,7 @@ TEST(Dataset, LabelsOutOfRangeOrOutsideTheirSplit) {
   });
   EXPECT_NE(e.find("label 99, outside [0, 51)"), std::string::npos) << e;
   e = load_error_after([](const fs::path& d) {
-    const Dataset tiny = testing::tiny_dataset();
+    const data::Dataset tiny = testing::tiny_dataset();
     const int64_t unseen = tiny.class_split("stage_2_test_unseen").front();
     rewrite_split(d, "stage_1_train", [&](torch::Tensor&, torch::Tensor&, torch::Tensor& y) { y[0] = unseen; });
   });
@@ -159,15 +159,15 @@ TEST(Dataset, LabelCountMustMatchVideoIds) {
 }
 
 TEST(Dataset, SplitConsistencyIsChecked) {
-  Dataset d = testing::tiny_dataset();
+  data::Dataset d = testing::tiny_dataset();
   d.class_splits["stage_1_val_unseen"].push_back(d.class_splits["stage_1_train"].front());
   std::sort(d.class_splits["stage_1_val_unseen"].begin(), d.class_splits["stage_1_val_unseen"].end());
-  EXPECT_THROW(validate_dataset(d, "x"), std::runtime_error);
+  EXPECT_THROW(data::validate_dataset(d, "x"), std::runtime_error);
 }
 
 TEST(ProtocolSets, FollowTheReferenceSplitsAndFeatureOrder) {
-  const Dataset d = testing::tiny_dataset();
-  const ProtocolSets s = build_protocol_sets(d, Modality::kBoth, LabelSource::kBoth);
+  const data::Dataset d = testing::tiny_dataset();
+  const data::ProtocolSets s = data::build_protocol_sets(d, data::Modality::kBoth, data::LabelSource::kBoth);
   EXPECT_EQ(s.input_dim, d.visual_dim + d.audio_dim);
   EXPECT_EQ(s.text_dim, d.clip_dim + d.clap_dim);
   // x = [v | a], t = [t_clip | t_clap]
@@ -179,14 +179,14 @@ TEST(ProtocolSets, FollowTheReferenceSplitsAndFeatureOrder) {
   EXPECT_EQ(s.stage2_train.classes, d.class_split("stage_2_train"));
   EXPECT_EQ(s.validation.unseen, d.class_split("stage_1_val_unseen"));
   EXPECT_EQ(s.test.unseen, d.class_split("stage_2_test_unseen"));
-  EXPECT_EQ(build_protocol_sets(d, Modality::kAudio, LabelSource::kClap).input_dim, d.audio_dim);
-  EXPECT_EQ(build_protocol_sets(d, Modality::kVisual, LabelSource::kClip).text_dim, d.clip_dim);
-  EXPECT_THROW(parse_modality("smell"), std::invalid_argument);
-  EXPECT_THROW(parse_label_source("word2vec"), std::invalid_argument);
+  EXPECT_EQ(data::build_protocol_sets(d, data::Modality::kAudio, data::LabelSource::kClap).input_dim, d.audio_dim);
+  EXPECT_EQ(data::build_protocol_sets(d, data::Modality::kVisual, data::LabelSource::kClip).text_dim, d.clip_dim);
+  EXPECT_THROW(data::parse_modality("smell"), std::invalid_argument);
+  EXPECT_THROW(data::parse_label_source("word2vec"), std::invalid_argument);
 }
 
 TEST(Synthetic, HasUcfGeometryAndIsDeterministic) {
-  const Dataset d = make_synthetic_dataset({});
+  const data::Dataset d = data::make_synthetic_dataset({});
   EXPECT_EQ(d.num_classes(), 51);
   EXPECT_EQ(d.class_split("stage_1_train").size(), 30u);
   EXPECT_EQ(d.class_split("stage_1_val_unseen").size(), 12u);
@@ -197,11 +197,11 @@ TEST(Synthetic, HasUcfGeometryAndIsDeterministic) {
   EXPECT_EQ(d.clip_dim + d.clap_dim, 1536);
   const torch::Tensor norms = d.video_split("stage_1_train").visual.norm(2, 1);
   EXPECT_TRUE(torch::allclose(norms, torch::ones_like(norms), 1e-5, 1e-5));  // L2-normalised like CLIP's
-  const Dataset again = make_synthetic_dataset({});
+  const data::Dataset again = data::make_synthetic_dataset({});
   EXPECT_TRUE(torch::equal(again.video_split("stage_2_test_unseen").audio, d.video_split("stage_2_test_unseen").audio));
-  SyntheticOptions other;
+  data::SyntheticOptions other;
   other.seed = 1;
-  EXPECT_NE(make_synthetic_dataset(other).class_split("stage_2_test_unseen"), d.class_split("stage_2_test_unseen"));
+  EXPECT_NE(data::make_synthetic_dataset(other).class_split("stage_2_test_unseen"), d.class_split("stage_2_test_unseen"));
 }
 
 }  // namespace

@@ -11,14 +11,14 @@
 #include "avgzsl/io/atomic_file.h"
 #include "avgzsl/io/safetensors.h"
 #include "avgzsl/media/video_decoder.h"
-#include "avgzsl/pipelines/clap_encoder.h"
-#include "avgzsl/pipelines/class_text.h"
-#include "avgzsl/pipelines/clip_encoder.h"
-#include "avgzsl/pipelines/feature_extraction.h"
+#include "avgzsl/encoders/clap/clap_encoder.h"
+#include "avgzsl/encoders/class_text.h"
+#include "avgzsl/encoders/clip/clip_encoder.h"
+#include "avgzsl/extraction/feature_extraction.h"
 #include "test_support.h"
 #include "tiny_clap_model.h"
 
-namespace avgzsl::pipelines {
+namespace avgzsl::extraction {
 namespace {
 namespace fs = std::filesystem;
 using avgzsl::testing::TempDir;
@@ -40,7 +40,7 @@ void write_text(const fs::path& path, const std::string& text) {
 TEST(VideoList, FolderLayoutIsSortedAndCsvPathsAreRelativeToTheCsv) {
   TempDir tmp;
   for (const char* f : {"B/v_b2.mp4", "B/v_b1.avi", "A/sub/v_a1.MKV", "A/notes.txt"}) write_text(tmp / "videos" / f, "x");
-  const std::vector<VideoEntry> videos = list_videos(tmp / "videos");
+  const std::vector<extraction::VideoEntry> videos = extraction::list_videos(tmp / "videos");
   ASSERT_EQ(videos.size(), 3u);
   EXPECT_EQ(videos[0].id, "v_a1");
   EXPECT_EQ(videos[0].label, "A");
@@ -48,29 +48,29 @@ TEST(VideoList, FolderLayoutIsSortedAndCsvPathsAreRelativeToTheCsv) {
   EXPECT_EQ(videos[2].id, "v_b2");
 
   write_text(tmp / "list.csv", "path,label\nclips/x.mp4,playing guitar\n/abs/y.webm,\"dog, barking\"\n");
-  const std::vector<VideoEntry> listed = list_videos(tmp / "list.csv");
+  const std::vector<extraction::VideoEntry> listed = extraction::list_videos(tmp / "list.csv");
   ASSERT_EQ(listed.size(), 2u);
   EXPECT_EQ(listed[0].path, tmp / "clips/x.mp4");
   EXPECT_EQ(listed[1].path, fs::path("/abs/y.webm"));
   EXPECT_EQ(listed[1].label, "dog, barking");
 
   write_text(tmp / "dup.csv", "path,label\na/x.mp4,A\nb/x.avi,B\n");
-  EXPECT_NE(error_of([&] { list_videos(tmp / "dup.csv"); }).find("two videos share the id 'x'"), std::string::npos);
+  EXPECT_NE(error_of([&] { extraction::list_videos(tmp / "dup.csv"); }).find("two videos share the id 'x'"), std::string::npos);
   write_text(tmp / "nolabel.csv", "path,class\na.mp4,A\n");
-  EXPECT_NE(error_of([&] { list_videos(tmp / "nolabel.csv"); }).find("label"), std::string::npos);
+  EXPECT_NE(error_of([&] { extraction::list_videos(tmp / "nolabel.csv"); }).find("label"), std::string::npos);
   write_text(tmp / "empty_label.csv", "path,label\na.mp4,\n");
-  EXPECT_NE(error_of([&] { list_videos(tmp / "empty_label.csv"); }).find("line 2: empty label"), std::string::npos);
-  EXPECT_NE(error_of([&] { list_videos(tmp / "absent"); }).find("no such folder or CSV file"), std::string::npos);
+  EXPECT_NE(error_of([&] { extraction::list_videos(tmp / "empty_label.csv"); }).find("line 2: empty label"), std::string::npos);
+  EXPECT_NE(error_of([&] { extraction::list_videos(tmp / "absent"); }).find("no such folder or CSV file"), std::string::npos);
 }
 
 TEST(VideoList, ShardsPartitionTheVideosStably) {
-  EXPECT_EQ(stable_hash(""), 14695981039346656037ull);  // FNV-1a 64 offset basis
-  EXPECT_EQ(stable_hash("a"), 0xaf63dc4c8601ec8cull);  // published FNV-1a test vector
+  EXPECT_EQ(util::stable_hash(""), 14695981039346656037ull);  // FNV-1a 64 offset basis
+  EXPECT_EQ(util::stable_hash("a"), 0xaf63dc4c8601ec8cull);  // published FNV-1a test vector
   std::vector<int> sizes(4, 0);
   for (int i = 0; i < 400; ++i) {
     int owners = 0;
     for (int k = 1; k <= 4; ++k) {
-      if (ShardSpec{k, 4}.contains("video_" + std::to_string(i))) {
+      if (extraction::ShardSpec{k, 4}.contains("video_" + std::to_string(i))) {
         ++owners;
         ++sizes[k - 1];
       }
@@ -78,29 +78,29 @@ TEST(VideoList, ShardsPartitionTheVideosStably) {
     EXPECT_EQ(owners, 1);
   }
   for (int s : sizes) EXPECT_GT(s, 60);  // about 100 each
-  EXPECT_EQ(parse_shard("3/8").index, 3);
-  for (const char* bad : {"0/2", "3/2", "1", "a/b", "1/2x", "-1/2"}) EXPECT_THROW(parse_shard(bad), std::invalid_argument) << bad;
+  EXPECT_EQ(extraction::parse_shard("3/8").index, 3);
+  for (const char* bad : {"0/2", "3/2", "1", "a/b", "1/2x", "-1/2"}) EXPECT_THROW(extraction::parse_shard(bad), std::invalid_argument) << bad;
 }
 
 TEST(ClassText, BuiltInTemplatesAreTheReferenceSets) {
-  EXPECT_EQ(builtin_prompt_templates("ucf", "clip").templates.size(), 48u);
-  EXPECT_EQ(builtin_prompt_templates("ucf", "clap").templates.size(), 30u);
-  EXPECT_EQ(builtin_prompt_templates("activitynet", "clip").templates, builtin_prompt_templates("ucf", "clip").templates);
-  EXPECT_EQ(builtin_prompt_templates("vggsound", "clip").templates.size(), 8u);
-  EXPECT_EQ(builtin_prompt_templates("vggsound", "clap").templates.size(), 9u);
-  EXPECT_EQ(builtin_prompt_templates("ucf", "clip").templates.front(), "a photo of a person {}.");
-  EXPECT_EQ(builtin_prompt_templates("ucf", "clip").templates.back(), "a demonstration of the person practicing {}.");
-  EXPECT_EQ(fill_template("a video of the {}.", "dog barking"), "a video of the dog barking.");
-  EXPECT_THROW(builtin_prompt_templates("kinetics", "clip"), std::invalid_argument);
+  EXPECT_EQ(encoders::builtin_prompt_templates("ucf", "clip").templates.size(), 48u);
+  EXPECT_EQ(encoders::builtin_prompt_templates("ucf", "clap").templates.size(), 30u);
+  EXPECT_EQ(encoders::builtin_prompt_templates("activitynet", "clip").templates, encoders::builtin_prompt_templates("ucf", "clip").templates);
+  EXPECT_EQ(encoders::builtin_prompt_templates("vggsound", "clip").templates.size(), 8u);
+  EXPECT_EQ(encoders::builtin_prompt_templates("vggsound", "clap").templates.size(), 9u);
+  EXPECT_EQ(encoders::builtin_prompt_templates("ucf", "clip").templates.front(), "a photo of a person {}.");
+  EXPECT_EQ(encoders::builtin_prompt_templates("ucf", "clip").templates.back(), "a demonstration of the person practicing {}.");
+  EXPECT_EQ(encoders::fill_template("a video of the {}.", "dog barking"), "a video of the dog barking.");
+  EXPECT_THROW(encoders::builtin_prompt_templates("kinetics", "clip"), std::invalid_argument);
 
   TempDir tmp;
   write_text(tmp / "t.txt", "# mine\n\na {} sound\nno placeholder\n");
-  EXPECT_NE(error_of([&] { read_prompt_templates(tmp / "t.txt"); }).find("t.txt: line 4: template without \"{}\""),
+  EXPECT_NE(error_of([&] { encoders::read_prompt_templates(tmp / "t.txt"); }).find("t.txt: line 4: template without \"{}\""),
             std::string::npos);
 }
 
 TEST(ClassText, EnsemblingNormalisesEachPromptThenTheMean) {
-  PromptTemplates templates{"test", {"a {}", "the {}"}};
+  encoders::PromptTemplates templates{"test", {"a {}", "the {}"}};
   // A fake encoder: "a x" -> (3, 0), "the x" -> (0, 1) for every class x; lengths differ on purpose.
   auto encode = [](const std::vector<std::string>& texts) {
     torch::Tensor out = torch::zeros({static_cast<int64_t>(texts.size()), 2});
@@ -110,22 +110,22 @@ TEST(ClassText, EnsemblingNormalisesEachPromptThenTheMean) {
     }
     return out;
   };
-  const torch::Tensor e = ensemble_class_embeddings({"x", "y", "z"}, templates, encode, true, /*batch_size=*/4);
+  const torch::Tensor e = encoders::ensemble_class_embeddings({"x", "y", "z"}, templates, encode, true, /*batch_size=*/4);
   ASSERT_EQ(e.sizes(), (std::vector<int64_t>{3, 2}));
   // normalised prompts (1,0) and (0,1): mean (0.5, 0.5), re-normalised (0.7071, 0.7071).
   EXPECT_NEAR(e[2][0].item<double>(), std::sqrt(0.5), 1e-6);
   EXPECT_NEAR(e[2][1].item<double>(), std::sqrt(0.5), 1e-6);
   // Without per-prompt normalisation the larger prompt dominates: (3, 1) / sqrt(10).
-  const torch::Tensor raw = ensemble_class_embeddings({"x"}, templates, encode, false);
+  const torch::Tensor raw = encoders::ensemble_class_embeddings({"x"}, templates, encode, false);
   EXPECT_NEAR(raw[0][0].item<double>(), 3 / std::sqrt(10.0), 1e-6);
 }
 
 TEST(ClassText, DisplayNamesFromFolderNames) {
-  EXPECT_EQ(display_name_from_folder("ApplyEyeMakeup"), "apply eye makeup");
-  EXPECT_EQ(display_name_from_folder("playing_guitar"), "playing guitar");
-  EXPECT_EQ(display_name_from_folder("YoYo"), "yo yo");
-  EXPECT_EQ(display_name_from_folder("UFOSighting"), "ufo sighting");
-  EXPECT_EQ(display_name_from_folder("Rowing"), "rowing");
+  EXPECT_EQ(encoders::display_name_from_folder("ApplyEyeMakeup"), "apply eye makeup");
+  EXPECT_EQ(encoders::display_name_from_folder("playing_guitar"), "playing guitar");
+  EXPECT_EQ(encoders::display_name_from_folder("YoYo"), "yo yo");
+  EXPECT_EQ(encoders::display_name_from_folder("UFOSighting"), "ufo sighting");
+  EXPECT_EQ(encoders::display_name_from_folder("Rowing"), "rowing");
 }
 
 std::vector<std::pair<std::string, std::string>> videos_of(const std::string& label, int n) {
@@ -137,7 +137,7 @@ std::vector<std::pair<std::string, std::string>> videos_of(const std::string& la
 TEST(SplitPlan, AutomaticPlanCoversTheProtocol) {
   std::vector<std::string> classes;
   for (int c = 0; c < 10; ++c) classes.push_back("class" + std::to_string(c));
-  const SplitPlan plan = automatic_split_plan(classes);
+  const extraction::SplitPlan plan = extraction::automatic_split_plan(classes);
   EXPECT_EQ(plan.class_splits.at("stage_1_train").size(), 6u);
   EXPECT_EQ(plan.class_splits.at("stage_1_val_unseen").size(), 2u);
   EXPECT_EQ(plan.class_splits.at("stage_2_test_unseen").size(), 2u);
@@ -149,7 +149,7 @@ TEST(SplitPlan, AutomaticPlanCoversTheProtocol) {
   EXPECT_EQ(counts["stage_1_val_seen"], 3);
   EXPECT_EQ(counts["stage_2_test_seen"], 3);
   EXPECT_EQ(plan.assign(videos_of(train_class, 30)), plan.assign(videos_of(train_class, 30)));  // deterministic
-  EXPECT_THROW(automatic_split_plan({"a", "b"}), std::invalid_argument);
+  EXPECT_THROW(extraction::automatic_split_plan({"a", "b"}), std::invalid_argument);
 }
 
 TEST(SplitPlan, FolderWithVideoListsFollowsTheLists) {
@@ -159,16 +159,16 @@ TEST(SplitPlan, FolderWithVideoListsFollowsTheLists) {
   write_text(tmp / "s/stage_2_test_unseen.txt", "D\n");
   write_text(tmp / "s/stage_1_train.csv", "filename,label\nA_1,A\nB_1.mp4,B\n");
   write_text(tmp / "s/stage_2_test_unseen.csv", "filename,label\nD_1,D\n");
-  const SplitPlan plan = read_split_plan(tmp / "s", {"A", "B", "C", "D"});
+  const extraction::SplitPlan plan = extraction::read_split_plan(tmp / "s", {"A", "B", "C", "D"});
   EXPECT_EQ(plan.class_splits.at("stage_2_train"), (std::vector<std::string>{"A", "B", "C"}));
   const auto assigned = plan.assign({{"A_1", "A"}, {"B_1", "B"}, {"D_1", "D"}, {"A_2", "A"}});
   EXPECT_EQ(assigned.at("B_1"), "stage_1_train");
   EXPECT_EQ(assigned.at("D_1"), "stage_2_test_unseen");
   EXPECT_EQ(assigned.count("A_2"), 0u);  // listed nowhere: left out, as the reference does
-  EXPECT_NE(error_of([&] { read_split_plan(tmp / "s", {"A", "B", "C"}); }).find("stage_2_test_unseen.txt: line 1: class 'D'"),
+  EXPECT_NE(error_of([&] { extraction::read_split_plan(tmp / "s", {"A", "B", "C"}); }).find("stage_2_test_unseen.txt: line 1: class 'D'"),
             std::string::npos);
   fs::remove(tmp / "s/stage_1_val_unseen.txt");
-  EXPECT_NE(error_of([&] { read_split_plan(tmp / "s", {"A", "B", "C", "D"}); }).find("stage_1_val_unseen.txt: missing"),
+  EXPECT_NE(error_of([&] { extraction::read_split_plan(tmp / "s", {"A", "B", "C", "D"}); }).find("stage_1_val_unseen.txt: missing"),
             std::string::npos);
 }
 
@@ -197,8 +197,8 @@ class ExtractTest : public ::testing::Test {
   }
   static fs::path root() { return root_->path(); }
 
-  ExtractOptions options(const fs::path& out) const {
-    ExtractOptions o;
+  extraction::ExtractOptions options(const fs::path& out) const {
+    extraction::ExtractOptions o;
     o.videos = root() / "videos";
     o.clip_dir = root() / "clip";
     o.out = out;
@@ -211,9 +211,9 @@ class ExtractTest : public ::testing::Test {
 };
 TempDir* ExtractTest::root_ = nullptr;
 
-void expect_same_dataset(const Dataset& a, const Dataset& b) {
+void expect_same_dataset(const data::Dataset& a, const data::Dataset& b) {
   EXPECT_TRUE(torch::equal(a.clip_text, b.clip_text));
-  for (const char* split : kVideoSplitNames) {
+  for (const char* split : data::kVideoSplitNames) {
     EXPECT_EQ(a.video_split(split).video_ids, b.video_split(split).video_ids) << split;
     // Equal up to float rounding: a video's row may be computed in a batch of another size.
     EXPECT_TRUE(torch::allclose(a.video_split(split).visual, b.video_split(split).visual, 0, 1e-6)) << split;
@@ -223,14 +223,14 @@ void expect_same_dataset(const Dataset& a, const Dataset& b) {
 
 TEST_F(ExtractTest, FeaturesAreTheMiddleFramesEmbeddingsAndFailuresAreReported) {
   TempDir tmp;
-  ExtractOptions o = options(tmp / "ds");
+  extraction::ExtractOptions o = options(tmp / "ds");
   o.videos /= "";  // "videos/", as a shell completes it: the dataset is still named after the folder
-  const ExtractSummary s = run_extraction(o, [](const std::string&) {});
+  const extraction::ExtractSummary s = extraction::run_extraction(o, [](const std::string&) {});
   EXPECT_EQ(s.listed, 21);
   EXPECT_EQ(s.extracted, 20);
   EXPECT_EQ(s.failed, 1);
   EXPECT_FALSE(fs::exists(s.store));  // removed once the dataset is written
-  const Dataset ds = load_dataset(tmp / "ds");
+  const data::Dataset ds = data::load_dataset(tmp / "ds");
   EXPECT_EQ(ds.name, "videos");
   EXPECT_EQ(ds.visual_dim, 16);
   EXPECT_EQ(ds.clip_dim, 16);
@@ -239,10 +239,10 @@ TEST_F(ExtractTest, FeaturesAreTheMiddleFramesEmbeddingsAndFailuresAreReported) 
   EXPECT_EQ(ds.classes[0].name, "blue");
 
   // Independently: decode the middle frame, preprocess, embed, normalise.
-  ClipEncoder clip(root() / "clip");
+  encoders::ClipEncoder clip(root() / "clip");
   int64_t checked = 0;
-  for (const char* split : kVideoSplitNames) {
-    const VideoSplit& v = ds.video_split(split);
+  for (const char* split : data::kVideoSplitNames) {
+    const data::VideoSplit& v = ds.video_split(split);
     for (int64_t i = 0; i < v.size(); ++i) {
       const std::string& id = v.video_ids[static_cast<size_t>(i)];
       const std::string colour = id.substr(0, id.find('_'));
@@ -257,7 +257,7 @@ TEST_F(ExtractTest, FeaturesAreTheMiddleFramesEmbeddingsAndFailuresAreReported) 
   }
   EXPECT_EQ(checked, 20);
   // Class text: the UCF templates ensembled over each display name.
-  const torch::Tensor text = ensemble_class_embeddings({"blue", "green", "red", "yellow"}, builtin_prompt_templates("ucf", "clip"),
+  const torch::Tensor text = encoders::ensemble_class_embeddings({"blue", "green", "red", "yellow"}, encoders::builtin_prompt_templates("ucf", "clip"),
                                                        [&](const std::vector<std::string>& t) { return clip.encode_texts(t); });
   EXPECT_LT((ds.clip_text - text).abs().max().item<double>(), 1e-5);
 
@@ -268,49 +268,49 @@ TEST_F(ExtractTest, FeaturesAreTheMiddleFramesEmbeddingsAndFailuresAreReported) 
   EXPECT_EQ(report["without_audio"], nlohmann::json::array({"blue_2"}));
 
   // A second run refuses to overwrite the dataset.
-  EXPECT_NE(error_of([&] { run_extraction(options(tmp / "ds"), [](const std::string&) {}); }).find("already holds a dataset"),
+  EXPECT_NE(error_of([&] { extraction::run_extraction(options(tmp / "ds"), [](const std::string&) {}); }).find("already holds a dataset"),
             std::string::npos);
 }
 
 TEST_F(ExtractTest, ShardsMergedEqualASingleRun) {
   TempDir tmp;
-  run_extraction(options(tmp / "single"), [](const std::string&) {});
-  std::vector<FeatureStore> stores;
+  extraction::run_extraction(options(tmp / "single"), [](const std::string&) {});
+  std::vector<extraction::FeatureStore> stores;
   int64_t in_shards = 0;
   for (int k = 1; k <= 3; ++k) {
-    ExtractOptions o = options(tmp / ("shard" + std::to_string(k)));
+    extraction::ExtractOptions o = options(tmp / ("shard" + std::to_string(k)));
     o.shard = {k, 3};
-    const ExtractSummary s = run_extraction(o, [](const std::string&) {});
+    const extraction::ExtractSummary s = extraction::run_extraction(o, [](const std::string&) {});
     EXPECT_FALSE(s.assembled);
     in_shards += s.in_shard;
-    stores.push_back(FeatureStore::open_existing(o.out));
+    stores.push_back(extraction::FeatureStore::open_existing(o.out));
   }
   EXPECT_EQ(in_shards, 21);
   std::vector<std::string> names = {"blue", "green", "red", "yellow"};
-  const std::vector<FeatureStore> two(stores.begin(), stores.begin() + 2);
-  EXPECT_NE(error_of([&] { assemble_dataset(two, automatic_split_plan(names), tmp / "x", false); }).find("shard 3/3 of this job is missing"),
+  const std::vector<extraction::FeatureStore> two(stores.begin(), stores.begin() + 2);
+  EXPECT_NE(error_of([&] { extraction::assemble_dataset(two, extraction::automatic_split_plan(names), tmp / "x", false); }).find("shard 3/3 of this job is missing"),
             std::string::npos);
-  assemble_dataset({stores[2], stores[0], stores[1]}, automatic_split_plan(names), tmp / "merged", false);
-  expect_same_dataset(load_dataset(tmp / "merged"), load_dataset(tmp / "single"));
+  extraction::assemble_dataset({stores[2], stores[0], stores[1]}, extraction::automatic_split_plan(names), tmp / "merged", false);
+  expect_same_dataset(data::load_dataset(tmp / "merged"), data::load_dataset(tmp / "single"));
 }
 
 TEST_F(ExtractTest, ARestartSkipsFinishedChunksAndAChangedJobIsRefused) {
   TempDir tmp;
-  ExtractOptions o = options(tmp / "ds");
+  extraction::ExtractOptions o = options(tmp / "ds");
   o.keep_store = true;
   // A store holding the first chunks of an interrupted run: extract shard-less into it by hand.
   {
-    ExtractOptions partial = o;
+    extraction::ExtractOptions partial = o;
     partial.shard = {1, 2};
     partial.out = tmp / "ds.store";
-    run_extraction(partial, [](const std::string&) {});
+    extraction::run_extraction(partial, [](const std::string&) {});
   }
   // The shard-1/2 store is not the store of the unsharded job.
-  EXPECT_NE(error_of([&] { run_extraction(o, [](const std::string&) {}); }).find("holds shard 1/2 of this job"), std::string::npos);
+  EXPECT_NE(error_of([&] { extraction::run_extraction(o, [](const std::string&) {}); }).find("holds shard 1/2 of this job"), std::string::npos);
   fs::remove_all(tmp / "ds.store");
 
-  run_extraction(o, [](const std::string&) {});
-  const Dataset complete = load_dataset(tmp / "ds");
+  extraction::run_extraction(o, [](const std::string&) {});
+  const data::Dataset complete = data::load_dataset(tmp / "ds");
   // Drop the last chunk as a kill would leave it (never written), and resume.
   std::vector<fs::path> chunks;
   for (const auto& e : fs::directory_iterator(tmp / "ds.store/chunks")) chunks.push_back(e.path());
@@ -320,36 +320,36 @@ TEST_F(ExtractTest, ARestartSkipsFinishedChunksAndAChangedJobIsRefused) {
   write_text(tmp / "ds.store/chunks/000099.safetensors.tmp-123", "half-written");
   o.replace = true;
   std::vector<std::string> lines;
-  const ExtractSummary resumed = run_extraction(o, [&](const std::string& l) { lines.push_back(l); });
+  const extraction::ExtractSummary resumed = extraction::run_extraction(o, [&](const std::string& l) { lines.push_back(l); });
   EXPECT_EQ(resumed.done_before + resumed.extracted + resumed.failed, 21);
   EXPECT_GT(resumed.done_before, 0);
   EXPECT_LE(resumed.extracted + resumed.failed, 4);  // only the lost chunk (one encoder batch)
   EXPECT_NE(lines.front().find("done before, resuming"), std::string::npos);
-  expect_same_dataset(load_dataset(tmp / "ds"), complete);
+  expect_same_dataset(data::load_dataset(tmp / "ds"), complete);
 
-  ExtractOptions changed = o;
+  extraction::ExtractOptions changed = o;
   changed.frames = 2;
-  EXPECT_NE(error_of([&] { run_extraction(changed, [](const std::string&) {}); }).find("different job (differs in: frames)"),
+  EXPECT_NE(error_of([&] { extraction::run_extraction(changed, [](const std::string&) {}); }).find("different job (differs in: frames)"),
             std::string::npos);
   changed.restart = true;
-  const ExtractSummary fresh = run_extraction(changed, [](const std::string&) {});
+  const extraction::ExtractSummary fresh = extraction::run_extraction(changed, [](const std::string&) {});
   EXPECT_EQ(fresh.done_before, 0);
   EXPECT_EQ(fresh.extracted, 20);
 }
 
 TEST_F(ExtractTest, SeveralFramesAndReferencePixelsChangeTheFeatures) {
   TempDir tmp;
-  ExtractOptions o = options(tmp / "one");
-  run_extraction(o, [](const std::string&) {});
+  extraction::ExtractOptions o = options(tmp / "one");
+  extraction::run_extraction(o, [](const std::string&) {});
   o.out = tmp / "three";
   o.frames = 3;
   o.decoders = 2;
-  run_extraction(o, [](const std::string&) {});
+  extraction::run_extraction(o, [](const std::string&) {});
   o.out = tmp / "reference";
   o.frames = 1;
-  o.pixels = FramePixels::kReference;
-  run_extraction(o, [](const std::string&) {});
-  const Dataset one = load_dataset(tmp / "one"), three = load_dataset(tmp / "three"), ref = load_dataset(tmp / "reference");
+  o.pixels = encoders::FramePixels::kReference;
+  extraction::run_extraction(o, [](const std::string&) {});
+  const data::Dataset one = data::load_dataset(tmp / "one"), three = data::load_dataset(tmp / "three"), ref = data::load_dataset(tmp / "reference");
   const torch::Tensor v1 = one.video_split("stage_2_test_unseen").visual;
   const torch::Tensor v3 = three.video_split("stage_2_test_unseen").visual;
   const torch::Tensor vr = ref.video_split("stage_2_test_unseen").visual;
@@ -363,23 +363,23 @@ TEST_F(ExtractTest, SeveralFramesAndReferencePixelsChangeTheFeatures) {
 TEST_F(ExtractTest, AudioVisualJobsAddClapFeaturesAndApplyTheMissingAudioPolicy) {
   TempDir tmp;
   testing::write_tiny_hf_clap_dir(tmp / "clap", 4);
-  ExtractOptions o = options(tmp / "zero");
+  extraction::ExtractOptions o = options(tmp / "zero");
   o.clap_dir = tmp / "clap";
-  o.missing_audio = MissingAudio::kZero;
-  const ExtractSummary s = run_extraction(o, [](const std::string&) {});
+  o.missing_audio = encoders::MissingAudio::kZero;
+  const extraction::ExtractSummary s = extraction::run_extraction(o, [](const std::string&) {});
   EXPECT_EQ(s.extracted, 20);
   EXPECT_EQ(s.failed, 1);  // the broken file
-  const Dataset ds = load_dataset(tmp / "zero");
+  const data::Dataset ds = data::load_dataset(tmp / "zero");
   EXPECT_EQ(ds.visual_dim, 16);
   EXPECT_EQ(ds.audio_dim, 12);
   EXPECT_EQ(ds.clap_dim, 12);
 
   // Independently: the whole track at the model's rate through the CLAP audio tower.
-  ClapEncoder clap(tmp / "clap");
+  encoders::ClapEncoder clap(tmp / "clap");
   ASSERT_EQ(clap.sample_rate(), 48000);
   int64_t checked = 0;
-  for (const char* split : kVideoSplitNames) {
-    const VideoSplit& v = ds.video_split(split);
+  for (const char* split : data::kVideoSplitNames) {
+    const data::VideoSplit& v = ds.video_split(split);
     for (int64_t i = 0; i < v.size(); ++i) {
       const std::string& id = v.video_ids[static_cast<size_t>(i)];
       if (id == "blue_2") {  // no audio track: zero features under --missing-audio zero
@@ -394,18 +394,18 @@ TEST_F(ExtractTest, AudioVisualJobsAddClapFeaturesAndApplyTheMissingAudioPolicy)
     }
   }
   EXPECT_EQ(checked, 19);
-  const torch::Tensor text = ensemble_class_embeddings({"blue", "green", "red", "yellow"}, builtin_prompt_templates("ucf", "clap"),
+  const torch::Tensor text = encoders::ensemble_class_embeddings({"blue", "green", "red", "yellow"}, encoders::builtin_prompt_templates("ucf", "clap"),
                                                        [&](const std::vector<std::string>& t) { return clap.encode_texts(t); });
   EXPECT_LT((ds.clap_text - text).abs().max().item<double>(), 1e-5);
   // The visual half is what a visual-only job gives.
-  run_extraction(options(tmp / "visual"), [](const std::string&) {});
-  const Dataset visual_only = load_dataset(tmp / "visual");
+  extraction::run_extraction(options(tmp / "visual"), [](const std::string&) {});
+  const data::Dataset visual_only = data::load_dataset(tmp / "visual");
   EXPECT_TRUE(torch::allclose(ds.video_split("stage_1_train").visual, visual_only.video_split("stage_1_train").visual, 0, 1e-6));
 
   // --missing-audio skip (the default) leaves the video out and says why.
   o.out = tmp / "skip";
-  o.missing_audio = MissingAudio::kSkip;
-  const ExtractSummary skipped = run_extraction(o, [](const std::string&) {});
+  o.missing_audio = encoders::MissingAudio::kSkip;
+  const extraction::ExtractSummary skipped = extraction::run_extraction(o, [](const std::string&) {});
   EXPECT_EQ(skipped.extracted, 19);
   EXPECT_EQ(skipped.failed, 2);
   const nlohmann::json report = nlohmann::json::parse(io::read_file(tmp / "skip/extract_report.json"));
@@ -417,34 +417,34 @@ TEST_F(ExtractTest, AudioVisualJobsAddClapFeaturesAndApplyTheMissingAudioPolicy)
 TEST_F(ExtractTest, AnAudioVisualJobDoesNotResumeAVisualOnlyStore) {
   TempDir tmp;
   testing::write_tiny_hf_clap_dir(tmp / "clap", 4);
-  ExtractOptions o = options(tmp / "ds");
+  extraction::ExtractOptions o = options(tmp / "ds");
   o.shard = {1, 2};
-  run_extraction(o, [](const std::string&) {});
+  extraction::run_extraction(o, [](const std::string&) {});
   o.clap_dir = tmp / "clap";
-  const std::string error = error_of([&] { run_extraction(o, [](const std::string&) {}); });
+  const std::string error = error_of([&] { extraction::run_extraction(o, [](const std::string&) {}); });
   EXPECT_NE(error.find("different job"), std::string::npos) << error;
   EXPECT_NE(error.find("clap"), std::string::npos) << error;
 }
 
 TEST_F(ExtractTest, BadInputsAreRefusedBeforeAnyWork) {
   TempDir tmp;
-  ExtractOptions o = options(tmp / "ds");
+  extraction::ExtractOptions o = options(tmp / "ds");
   o.templates = (tmp / "missing.txt").string();
-  EXPECT_NE(error_of([&] { run_extraction(o, [](const std::string&) {}); }).find("missing.txt"), std::string::npos);
+  EXPECT_NE(error_of([&] { extraction::run_extraction(o, [](const std::string&) {}); }).find("missing.txt"), std::string::npos);
   o = options(tmp / "ds");
   o.clip_dir = tmp / "no-model";
-  EXPECT_NE(error_of([&] { run_extraction(o, [](const std::string&) {}); }).find("no-model: no such model directory"),
+  EXPECT_NE(error_of([&] { extraction::run_extraction(o, [](const std::string&) {}); }).find("no-model: no such model directory"),
             std::string::npos);
   o = options(tmp / "ds");
   o.splits = tmp / "no-splits";
-  EXPECT_NE(error_of([&] { run_extraction(o, [](const std::string&) {}); }).find("no such split folder"), std::string::npos);
+  EXPECT_NE(error_of([&] { extraction::run_extraction(o, [](const std::string&) {}); }).find("no such split folder"), std::string::npos);
   o = options(tmp / "ds");
   o.class_names = tmp / "names.csv";
   write_text(o.class_names, "name,display_name\nred,red thing\n");
-  EXPECT_NE(error_of([&] { run_extraction(o, [](const std::string&) {}); }).find("no display_name for class 'blue'"),
+  EXPECT_NE(error_of([&] { extraction::run_extraction(o, [](const std::string&) {}); }).find("no display_name for class 'blue'"),
             std::string::npos);
   EXPECT_FALSE(fs::exists(tmp / "ds"));
 }
 
 }  // namespace
-}  // namespace avgzsl::pipelines
+}  // namespace avgzsl::extraction

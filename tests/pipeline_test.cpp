@@ -5,16 +5,16 @@
 #include <nlohmann/json.hpp>
 
 #include "avgzsl/data/synthetic.h"
-#include "avgzsl/pipelines/ablation.h"
-#include "avgzsl/pipelines/protocol.h"
-#include "avgzsl/pipelines/stage_training.h"
+#include "avgzsl/training/ablation.h"
+#include "avgzsl/training/protocol.h"
+#include "avgzsl/training/stage_training.h"
 #include "test_support.h"
 
-namespace avgzsl::pipelines {
+namespace avgzsl::training {
 namespace {
 
-TrainConfig small_config() {
-  TrainConfig c;
+training::TrainConfig small_config() {
+  training::TrainConfig c;
   c.epochs = 4;
   c.batches_per_epoch = 40;
   c.lr = 1e-3;
@@ -23,13 +23,13 @@ TrainConfig small_config() {
 }
 
 TEST(StageTraining, SameSeedGivesBitIdenticalModelsAndMetrics) {
-  const Dataset d = testing::tiny_dataset();
-  const ProtocolSets sets = build_protocol_sets(d, Modality::kBoth, LabelSource::kBoth);
-  TrainConfig c = small_config();
+  const data::Dataset d = testing::tiny_dataset();
+  const data::ProtocolSets sets = data::build_protocol_sets(d, data::Modality::kBoth, data::LabelSource::kBoth);
+  training::TrainConfig c = small_config();
   c.epochs = 2;
   c.batches_per_epoch = 10;
-  const StageResult a = train_stage(1, sets.stage1_train, sets.validation, sets.class_text, c, c.epochs, nullptr, "");
-  const StageResult b = train_stage(1, sets.stage1_train, sets.validation, sets.class_text, c, c.epochs, nullptr, "");
+  const training::StageResult a = training::train_stage(1, sets.stage1_train, sets.validation, sets.class_text, c, c.epochs, nullptr, "");
+  const training::StageResult b = training::train_stage(1, sets.stage1_train, sets.validation, sets.class_text, c, c.epochs, nullptr, "");
   const auto sa = a.model->state_dict(), sb = b.model->state_dict();
   for (size_t i = 0; i < sa.size(); ++i) EXPECT_TRUE(torch::equal(sa[i].second, sb[i].second)) << sa[i].first;
   for (int e = 0; e < c.epochs; ++e) {
@@ -37,20 +37,20 @@ TEST(StageTraining, SameSeedGivesBitIdenticalModelsAndMetrics) {
     EXPECT_EQ(a.epochs[e].validation.hm, b.epochs[e].validation.hm);
   }
   c.seed = 4;
-  const StageResult other = train_stage(1, sets.stage1_train, sets.validation, sets.class_text, c, c.epochs, nullptr, "");
+  const training::StageResult other = training::train_stage(1, sets.stage1_train, sets.validation, sets.class_text, c, c.epochs, nullptr, "");
   EXPECT_NE(other.epochs[0].loss, a.epochs[0].loss);
 }
 
 TEST(StageTraining, BestEpochStateIsTheModelOfThatEpoch) {
-  const Dataset d = testing::tiny_dataset();
-  const ProtocolSets sets = build_protocol_sets(d, Modality::kBoth, LabelSource::kBoth);
-  TrainConfig c = small_config();
+  const data::Dataset d = testing::tiny_dataset();
+  const data::ProtocolSets sets = data::build_protocol_sets(d, data::Modality::kBoth, data::LabelSource::kBoth);
+  training::TrainConfig c = small_config();
   c.batches_per_epoch = 8;
-  const StageResult r = train_stage(1, sets.stage1_train, sets.validation, sets.class_text, c, c.epochs, nullptr, "");
+  const training::StageResult r = training::train_stage(1, sets.stage1_train, sets.validation, sets.class_text, c, c.epochs, nullptr, "");
   ASSERT_GE(r.best_epoch, 0);
   for (const auto& e : r.epochs) EXPECT_LE(e.validation.hm, r.epochs[r.best_epoch].validation.hm);
-  models::ClipClap best = model_from_state(r.model->options(), r.best_state);
-  const metrics::GzslScores again = search_beta(*best, sets.validation, sets.class_text);
+  gzsl::ClipClap best = training::model_from_state(r.model->options(), r.best_state);
+  const metrics::GzslScores again = training::search_beta(*best, sets.validation, sets.class_text);
   EXPECT_EQ(again.hm, r.epochs[r.best_epoch].validation.hm);
   EXPECT_EQ(again.beta, r.epochs[r.best_epoch].validation.beta);
 }
@@ -59,30 +59,30 @@ TEST(StageTraining, BestEpochStateIsTheModelOfThatEpoch) {
 class SyntheticProtocol : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    SyntheticOptions o;
+    data::SyntheticOptions o;
     o.videos_scale = 0.5;
-    dataset_ = new Dataset(make_synthetic_dataset(o));
+    dataset_ = new data::Dataset(data::make_synthetic_dataset(o));
   }
   static void TearDownTestSuite() { delete dataset_; }
-  static ProtocolSummary run(Modality m, LabelSource l, models::LossSwitches losses = {}) {
-    TrainConfig c = small_config();
+  static training::ProtocolSummary run(data::Modality m, data::LabelSource l, gzsl::LossSwitches losses = {}) {
+    training::TrainConfig c = small_config();
     c.modality = m;
     c.labels = l;
     c.losses = losses;
-    ProtocolHooks hooks;
+    training::ProtocolHooks hooks;
     hooks.show_progress = false;
-    return run_protocol(c, build_protocol_sets(*dataset_, m, l), hooks).summary;
+    return training::run_protocol(c, data::build_protocol_sets(*dataset_, m, l), hooks).summary;
   }
-  static Dataset* dataset_;
+  static data::Dataset* dataset_;
 };
-Dataset* SyntheticProtocol::dataset_ = nullptr;
+data::Dataset* SyntheticProtocol::dataset_ = nullptr;
 
 TEST_F(SyntheticProtocol, BothModalitiesAndBothLabelSourcesBeatEitherAlone) {
-  const ProtocolSummary both = run(Modality::kBoth, LabelSource::kBoth);
-  const ProtocolSummary audio = run(Modality::kAudio, LabelSource::kClap);
-  const ProtocolSummary visual = run(Modality::kVisual, LabelSource::kClip);
-  const ProtocolSummary clip_only = run(Modality::kBoth, LabelSource::kClip);
-  const ProtocolSummary clap_only = run(Modality::kBoth, LabelSource::kClap);
+  const training::ProtocolSummary both = run(data::Modality::kBoth, data::LabelSource::kBoth);
+  const training::ProtocolSummary audio = run(data::Modality::kAudio, data::LabelSource::kClap);
+  const training::ProtocolSummary visual = run(data::Modality::kVisual, data::LabelSource::kClip);
+  const training::ProtocolSummary clip_only = run(data::Modality::kBoth, data::LabelSource::kClip);
+  const training::ProtocolSummary clap_only = run(data::Modality::kBoth, data::LabelSource::kClap);
   // Chance is 1/51 for GZSL and 1/9 for ZSL; the full model is far above both.
   EXPECT_GT(both.test.hm, 0.30) << "HM " << both.test.hm;
   EXPECT_GT(both.test.zsl, 0.40) << "ZSL " << both.test.zsl;
@@ -94,11 +94,11 @@ TEST_F(SyntheticProtocol, BothModalitiesAndBothLabelSourcesBeatEitherAlone) {
 }
 
 TEST(Ablation, VariantsCoverThePapersThreeFamilies) {
-  const auto v = ablation_variants(TrainConfig{});
+  const auto v = training::ablation_variants(training::TrainConfig{});
   ASSERT_EQ(v.size(), 9u);
-  EXPECT_EQ(v[0].config.modality, Modality::kAudio);
-  EXPECT_EQ(v[0].config.label_source(), LabelSource::kClap);
-  EXPECT_EQ(v[4].config.label_source(), LabelSource::kClap);
+  EXPECT_EQ(v[0].config.modality, data::Modality::kAudio);
+  EXPECT_EQ(v[0].config.label_source(), data::LabelSource::kClap);
+  EXPECT_EQ(v[4].config.label_source(), data::LabelSource::kClap);
   EXPECT_FALSE(v[6].config.losses.cross_entropy);
   EXPECT_FALSE(v[6].config.losses.reconstruction);
   EXPECT_TRUE(v[7].config.losses.cross_entropy);
@@ -108,15 +108,15 @@ TEST(Ablation, VariantsCoverThePapersThreeFamilies) {
 }
 
 TEST(ResultTable, ShowsMeanAndStdOverSeeds) {
-  ProtocolSummary a, b;
+  training::ProtocolSummary a, b;
   a.test.hm = 0.5;
   b.test.hm = 0.6;
   a.best_epoch = 1;
   b.best_epoch = 3;
-  const std::string table = format_result_table({{"row", {a, b}}});
+  const std::string table = training::format_result_table({{"row", {a, b}}});
   EXPECT_NE(table.find("55.00 ± 7.07"), std::string::npos) << table;
   EXPECT_NE(table.find("2.0 ± 1.4"), std::string::npos) << table;
 }
 
 }  // namespace
-}  // namespace avgzsl::pipelines
+}  // namespace avgzsl::training

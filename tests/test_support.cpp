@@ -16,14 +16,14 @@
 
 #include "avgzsl/data/synthetic.h"
 #include "avgzsl/io/safetensors.h"
-#include "avgzsl/models/clip_model.h"
+#include "avgzsl/encoders/clip/clip_model.h"
 #include "byte_symbols.h"
 
 namespace avgzsl::testing {
 namespace fs = std::filesystem;
 
-Dataset tiny_dataset(uint64_t seed) {
-  SyntheticOptions o;
+data::Dataset tiny_dataset(uint64_t seed) {
+  data::SyntheticOptions o;
   o.seed = seed;
   o.videos_scale = 0.1;
   o.visual_dim = 24;
@@ -31,7 +31,7 @@ Dataset tiny_dataset(uint64_t seed) {
   o.clip_dim = 16;
   o.clap_dim = 12;
   o.latent_dim = 6;
-  return make_synthetic_dataset(o);
+  return data::make_synthetic_dataset(o);
 }
 
 fs::path fixture_dir() { return AVGZSL_FIXTURE_DIR; }
@@ -57,7 +57,7 @@ void write_tiny_clip_dir(const fs::path& dir, uint64_t seed) {
         {"image_size", 32}, {"patch_size", 8}}}};
   std::ofstream(dir / "config.json") << config.dump(2);
   torch::manual_seed(seed);
-  models::ClipModel model(models::ClipConfig::from_json(config, "tiny"));
+  encoders::ClipModel model(encoders::ClipConfig::from_json(config, "tiny"));
   io::NamedTensors tensors;
   for (const auto& p : model->named_parameters()) tensors.emplace_back(p.key(), p.value().detach().clone());
   io::save_safetensors(dir / "model.safetensors", tensors);

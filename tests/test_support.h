@@ -11,7 +11,7 @@
 namespace avgzsl::testing {
 
 // A small valid dataset with the synthetic generator's geometry and few videos.
-Dataset tiny_dataset(uint64_t seed = 0);
+data::Dataset tiny_dataset(uint64_t seed = 0);
 
 // Where tests/fixtures lives (set by CMake).
 std::filesystem::path fixture_dir();

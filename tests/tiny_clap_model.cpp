@@ -7,8 +7,8 @@
 #include <string>
 
 #include "avgzsl/io/safetensors.h"
-#include "avgzsl/models/clap_text_encoder.h"
-#include "avgzsl/models/htsat.h"
+#include "avgzsl/encoders/clap/clap_text_encoder.h"
+#include "avgzsl/encoders/clap/htsat.h"
 #include "byte_symbols.h"
 
 namespace avgzsl::testing {
@@ -16,8 +16,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-models::HtsatConfig tiny_htsat() {
-  models::HtsatConfig c;
+encoders::HtsatConfig tiny_htsat() {
+  encoders::HtsatConfig c;
   c.embed_dim = 4;
   c.depths = {2, 2, 2, 2};
   c.num_heads = {1, 2, 2, 4};
@@ -40,7 +40,7 @@ void add_with_prefix(io::NamedTensors& out, const std::string& prefix, torch::nn
 
 void write_tiny_hf_clap_dir(const fs::path& dir, uint64_t seed) { write_random_hf_clap_dir(dir, tiny_htsat(), seed); }
 
-void write_random_hf_clap_dir(const fs::path& dir, const models::HtsatConfig& audio, uint64_t seed) {
+void write_random_hf_clap_dir(const fs::path& dir, const encoders::HtsatConfig& audio, uint64_t seed) {
   fs::create_directories(dir);
   nlohmann::json vocab = {{"<s>", 0}, {"<pad>", 1}, {"</s>", 2}, {"<unk>", 3}};
   int64_t id = 4;
@@ -63,11 +63,11 @@ void write_random_hf_clap_dir(const fs::path& dir, const models::HtsatConfig& au
   std::ofstream(dir / "preprocessor_config.json") << preprocessor.dump(2);
 
   torch::manual_seed(seed);
-  models::ClapAudioModel audio_model(audio);
-  io::NamedTensors tensors = models::clap_audio_named_tensors(*audio_model, models::WeightNaming::hugging_face);
-  models::ClapTextTower text(models::ClapTextTowerConfig::from_clap_json(config, "tiny"));
-  add_with_prefix(tensors, models::kHfClapTextPrefix, *text->transformer);
-  add_with_prefix(tensors, models::kHfClapProjectionPrefix, *text->projection);
+  encoders::ClapAudioModel audio_model(audio);
+  io::NamedTensors tensors = encoders::clap_audio_named_tensors(*audio_model, encoders::WeightNaming::hugging_face);
+  encoders::ClapTextTower text(encoders::ClapTextTowerConfig::from_clap_json(config, "tiny"));
+  add_with_prefix(tensors, encoders::kHfClapTextPrefix, *text->transformer);
+  add_with_prefix(tensors, encoders::kHfClapProjectionPrefix, *text->projection);
   io::save_safetensors(dir / "model.safetensors", tensors);
 }
 
@@ -88,14 +88,14 @@ void write_tiny_wavcaps_dir(const fs::path& dir, uint64_t seed) {
   std::ofstream(dir / "config.json") << bert.dump(2);
 
   torch::manual_seed(seed);
-  models::HtsatConfig audio = tiny_htsat();
-  models::ClapAudioModel audio_model(audio);
-  io::NamedTensors tensors = models::clap_audio_named_tensors(*audio_model, models::WeightNaming::wavcaps);
-  models::ClapTextTower text(models::ClapTextTowerConfig::wavcaps(
-      models::TextTransformerConfig::from_json(bert, models::TextTransformerConfig::bert_base_uncased(), "tiny"),
+  encoders::HtsatConfig audio = tiny_htsat();
+  encoders::ClapAudioModel audio_model(audio);
+  io::NamedTensors tensors = encoders::clap_audio_named_tensors(*audio_model, encoders::WeightNaming::wavcaps);
+  encoders::ClapTextTower text(encoders::ClapTextTowerConfig::wavcaps(
+      encoders::TextTransformerConfig::from_json(bert, encoders::TextTransformerConfig::bert_base_uncased(), "tiny"),
       audio.projection_dim));
-  add_with_prefix(tensors, models::kWavCapsTextPrefix, *text->transformer);
-  add_with_prefix(tensors, models::kWavCapsProjectionPrefix, *text->projection);
+  add_with_prefix(tensors, encoders::kWavCapsTextPrefix, *text->transformer);
+  add_with_prefix(tensors, encoders::kWavCapsProjectionPrefix, *text->projection);
   tensors.emplace_back("temp", torch::tensor({0.07f}));
   io::save_safetensors(dir / "HTSAT_BERT_tiny.safetensors", tensors);
 }

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 
-namespace avgzsl::models {
+namespace avgzsl::encoders {
 struct HtsatConfig;
 }
 
@@ -14,7 +14,7 @@ namespace avgzsl::testing {
 
 // A Hugging Face CLAP folder with random weights: the given audio tower (any size, e.g. HTSAT
 // base for benchmarks), a 2x16 RoBERTa text tower and a byte-level vocabulary.
-void write_random_hf_clap_dir(const std::filesystem::path& dir, const models::HtsatConfig& audio, uint64_t seed = 0);
+void write_random_hf_clap_dir(const std::filesystem::path& dir, const encoders::HtsatConfig& audio, uint64_t seed = 0);
 
 // HTSAT with embed 4 (stages 4/8/16/32), RoBERTa 2x16, 48 kHz front end; embeddings of 12.
 void write_tiny_hf_clap_dir(const std::filesystem::path& dir, uint64_t seed = 0);

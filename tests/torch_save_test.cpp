@@ -11,11 +11,11 @@
 #include "avgzsl/io/atomic_file.h"
 #include "avgzsl/io/safetensors.h"
 #include "avgzsl/io/torch_archive.h"
-#include "avgzsl/models/clip_model.h"
-#include "avgzsl/models/htsat.h"
-#include "avgzsl/models/pretrained_weights.h"
-#include "avgzsl/models/reference_checkpoint.h"
-#include "avgzsl/pipelines/inspection.h"
+#include "avgzsl/encoders/clip/clip_model.h"
+#include "avgzsl/encoders/clap/htsat.h"
+#include "avgzsl/encoders/pretrained_weights.h"
+#include "avgzsl/reference/reference_checkpoint.h"
+#include "avgzsl/inspection/inspection.h"
 #include "error_text.h"
 #include "golden_data.h"
 #include "test_support.h"
@@ -219,8 +219,8 @@ TEST(TorchSaveReader, DamagedFilesGetOneLineErrorsNamingTheFile) {
 
 TEST(TorchSaveReader, ReferenceCheckpointInTheLegacyFormatEqualsTheZipOne) {
   const fs::path dir = testing::fixture_dir() / "clipclap_release";
-  const models::ReferenceCheckpoint zip = models::read_reference_checkpoint(dir / "ClipClap_model_stage1.pt");
-  const models::ReferenceCheckpoint legacy = models::read_reference_checkpoint(dir / "ClipClap_model_stage1_legacy.pt");
+  const reference::ReferenceCheckpoint zip = reference::read_reference_checkpoint(dir / "ClipClap_model_stage1.pt");
+  const reference::ReferenceCheckpoint legacy = reference::read_reference_checkpoint(dir / "ClipClap_model_stage1_legacy.pt");
   EXPECT_EQ(legacy.epoch, zip.epoch);
   ASSERT_EQ(legacy.state.size(), zip.state.size());
   for (size_t i = 0; i < zip.state.size(); ++i) {
@@ -242,7 +242,7 @@ double max_diff(const torch::Tensor& a, const torch::Tensor& b) { return (a - b)
 
 // Every tensor of the safetensors original, by name, in the .pt (after `cast`); extra names in
 // the .pt must be ones the loader ignores.
-void expect_weights_match(const models::PretrainedWeights& pt, const fs::path& original,
+void expect_weights_match(const encoders::PretrainedWeights& pt, const fs::path& original,
                           torch::ScalarType cast = torch::kFloat32) {
   const io::SafetensorsFile want(original);
   for (const std::string& name : want.names()) {
@@ -262,9 +262,9 @@ TEST(TorchSaveGolden, HuggingFaceClipBinInEveryFormat) {
                                           std::pair{"clip_f16", 5e-2}}) {
     SCOPED_TRACE(folder);
     const fs::path dir = golden_resaved(folder);
-    expect_weights_match(models::PretrainedWeights(dir / "pytorch_model.bin"), golden / "model.safetensors",
+    expect_weights_match(encoders::PretrainedWeights(dir / "pytorch_model.bin"), golden / "model.safetensors",
                          std::string(folder) == "clip_f16" ? torch::kFloat16 : torch::kFloat32);
-    models::ClipModel model = models::load_clip_model(dir);
+    encoders::ClipModel model = encoders::load_clip_model(dir);
     EXPECT_LT(max_diff(model->encode_image(cases.tensor("pixel_values")), cases.tensor("image_embeds")), tolerance);
     EXPECT_LT(max_diff(model->encode_text(cases.tensor("input_ids")), cases.tensor("text_embeds")), tolerance);
   }
@@ -277,10 +277,10 @@ TEST(TorchSaveGolden, WavCapsCheckpointAsPretrainSavesIt) {
   torch::NoGradGuard no_grad;
   for (const char* folder : {"wavcaps_zip", "wavcaps_legacy"}) {
     SCOPED_TRACE(folder);
-    const models::PretrainedWeights weights(golden_resaved(folder) / "HTSAT_BERT_zero_shot.pt");
+    const encoders::PretrainedWeights weights(golden_resaved(folder) / "HTSAT_BERT_zero_shot.pt");
     expect_weights_match(weights, golden / "model.safetensors");
-    ASSERT_EQ(models::detect_clap_audio_naming(weights), models::WeightNaming::wavcaps);
-    models::ClapAudioModel model = models::load_clap_audio_model(weights, models::WeightNaming::wavcaps);
+    ASSERT_EQ(encoders::detect_clap_audio_naming(weights), encoders::WeightNaming::wavcaps);
+    encoders::ClapAudioModel model = encoders::load_clap_audio_model(weights, encoders::WeightNaming::wavcaps);
     const torch::Tensor mel = cases.tensor("logmel", torch::kFloat32);
     EXPECT_LT(max_diff(model->embed(mel), cases.tensor("audio_embeds", torch::kFloat32)), 1e-4);
   }
@@ -293,9 +293,9 @@ TEST(TorchSaveGolden, LaionCheckpointWithDistributedPrefixes) {
   torch::NoGradGuard no_grad;
   for (const char* folder : {"laion_zip", "laion_legacy"}) {
     SCOPED_TRACE(folder);
-    const models::PretrainedWeights weights(golden_resaved(folder) / "laion_tiny.pt");
+    const encoders::PretrainedWeights weights(golden_resaved(folder) / "laion_tiny.pt");
     expect_weights_match(weights, golden / "laion_model.safetensors");
-    models::ClapAudioModel model = models::load_clap_audio_model(weights, models::WeightNaming::laion);
+    encoders::ClapAudioModel model = encoders::load_clap_audio_model(weights, encoders::WeightNaming::laion);
     const torch::Tensor features = cases.tensor("input_features", torch::kFloat32);
     EXPECT_LT(max_diff(model->embed(features), cases.tensor("hf_audio_embeds_normalized", torch::kFloat32)), 1e-4);
   }
@@ -306,11 +306,11 @@ TEST(TorchSaveGolden, HuggingFaceClapBin) {
   const fs::path golden = testing::golden_clap_dir() / "laion_htsat_tiny";
   const io::SafetensorsFile cases(golden / "cases.safetensors");
   const fs::path dir = golden_resaved("hf_clap_zip");
-  const models::PretrainedWeights weights(dir / "pytorch_model.bin");
+  const encoders::PretrainedWeights weights(dir / "pytorch_model.bin");
   expect_weights_match(weights, golden / "model.safetensors");
   torch::NoGradGuard no_grad;
-  models::ClapAudioModel model = models::load_clap_audio_model(weights, models::WeightNaming::hugging_face,
-                                                               models::HtsatConfig::from_hf_file(dir / "config.json"));
+  encoders::ClapAudioModel model = encoders::load_clap_audio_model(weights, encoders::WeightNaming::hugging_face,
+                                                               encoders::HtsatConfig::from_hf_file(dir / "config.json"));
   const torch::Tensor features = cases.tensor("input_features", torch::kFloat32);
   EXPECT_LT(max_diff(model->embed(features), cases.tensor("hf_audio_embeds_normalized", torch::kFloat32)), 1e-4);
 }
@@ -318,7 +318,7 @@ TEST(TorchSaveGolden, HuggingFaceClapBin) {
 // ---- avgzsl inspect ----
 
 TEST(Inspect, TorchSaveCheckpointsSayWhatTheyHold) {
-  const auto d = pipelines::inspect_path(reader_fixture("checkpoint.legacy_p4.pt"));
+  const auto d = inspection::inspect_path(reader_fixture("checkpoint.legacy_p4.pt"));
   EXPECT_EQ(d["kind"], "torch.save");
   EXPECT_EQ(d["format"], "legacy torch.save file");
   EXPECT_EQ(d["state_dict_under"], "'model'");
@@ -332,18 +332,18 @@ TEST(Inspect, TorchSaveCheckpointsSayWhatTheyHold) {
   EXPECT_FALSE(d["usable"].get<bool>());  // a toy module: no model avgzsl knows
 
   const fs::path stage2 = testing::fixture_dir() / "clipclap_release/ClipClap_model_stage2.pt";
-  const auto reference = pipelines::inspect_path(stage2);
+  const auto reference = inspection::inspect_path(stage2);
   EXPECT_EQ(reference["looks_like"], "ClipClap (the reference's GZSL model)");
   EXPECT_TRUE(reference["usable"].get<bool>());
   EXPECT_EQ(reference["tensors"][0]["name"].get<std::string>().rfind("module.", 0), std::string::npos);
 
-  const auto placeholder = pipelines::inspect_path(reader_fixture("placeholder_on_path.pt"));
+  const auto placeholder = inspection::inspect_path(reader_fixture("placeholder_on_path.pt"));
   EXPECT_FALSE(placeholder["usable"].get<bool>());
   EXPECT_NE(placeholder["problem"].get<std::string>().find("['args']"), std::string::npos);
 }
 
 TEST(Inspect, ReleasesDatasetsAndUnknownFiles) {
-  const auto release = pipelines::inspect_path(testing::fixture_dir() / "clipclap_release/release_f16_p2/UCF");
+  const auto release = inspection::inspect_path(testing::fixture_dir() / "clipclap_release/release_f16_p2/UCF");
   EXPECT_EQ(release["kind"], "feature release");
   EXPECT_EQ(release["dataset"], "UCF");
   EXPECT_EQ(release["class_splits"]["cls_split"]["classes"], 7);
@@ -354,18 +354,18 @@ TEST(Inspect, ReleasesDatasetsAndUnknownFiles) {
   EXPECT_TRUE(release["usable"].get<bool>());
 
   testing::TempDir tmp;
-  save_dataset(testing::tiny_dataset(2), tmp / "data");
-  const auto dataset = pipelines::inspect_path(tmp / "data");
+  data::save_dataset(testing::tiny_dataset(2), tmp / "data");
+  const auto dataset = inspection::inspect_path(tmp / "data");
   EXPECT_EQ(dataset["kind"], "dataset");
   EXPECT_EQ(dataset["classes"], testing::tiny_dataset(2).num_classes());
 
   std::ofstream(tmp / "notes.pt") << "not a checkpoint\n";
-  const auto unknown = pipelines::inspect_path(tmp / "notes.pt");
+  const auto unknown = inspection::inspect_path(tmp / "notes.pt");
   EXPECT_FALSE(unknown["usable"].get<bool>());
   EXPECT_NE(unknown["problem"].get<std::string>().find((tmp / "notes.pt").string() + ": not a torch.save file"), std::string::npos);
-  EXPECT_THROW(pipelines::inspect_path(tmp / "absent"), std::runtime_error);
+  EXPECT_THROW(inspection::inspect_path(tmp / "absent"), std::runtime_error);
 
-  const std::string text = pipelines::inspection_text(pipelines::inspect_path(reader_fixture("checkpoint.zip.pt")), 2);
+  const std::string text = inspection::inspection_text(inspection::inspect_path(reader_fixture("checkpoint.zip.pt")), 2);
   EXPECT_NE(text.find("kind: torch.save\n"), std::string::npos) << text;
   EXPECT_NE(text.find("  ... 11 more (--json lists all)\n"), std::string::npos) << text;
 }

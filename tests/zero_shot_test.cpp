@@ -7,10 +7,10 @@
 #include <fstream>
 
 #include "avgzsl/data/synthetic.h"
-#include "avgzsl/pipelines/zero_shot_prediction.h"
+#include "avgzsl/prediction/zero_shot_prediction.h"
 #include "temp_dir.h"
 
-namespace avgzsl::pipelines {
+namespace avgzsl::prediction {
 namespace {
 
 TEST(TrainingFree, FusesSoftmaxOfScaledCosinesAsComputedByHand) {
@@ -22,29 +22,29 @@ TEST(TrainingFree, FusesSoftmaxOfScaledCosinesAsComputedByHand) {
   // Row 0 has audio; row 1 is a video without an audio track (zero row); scale must not matter.
   const torch::Tensor visual = torch::tensor({2.0, 0.0, 1.0, 0.0}, torch::kFloat32).view({2, 2});
   const torch::Tensor audio = torch::tensor({0.0, 3.0, 0.0, 0.0}, torch::kFloat32).view({2, 2});
-  const torch::Tensor p = training_free_probabilities(visual, clip_text, audio, clap_text);
+  const torch::Tensor p = prediction::training_free_probabilities(visual, clip_text, audio, clap_text);
   const double pv0 = 1 / (1 + std::exp(-1.0)), pa1 = 1 / (1 + std::exp(-100.0));
   EXPECT_NEAR(p[0][0].item<double>(), (pv0 + (1 - pa1)) / 2, 1e-5);
   EXPECT_NEAR(p[0][1].item<double>(), ((1 - pv0) + pa1) / 2, 1e-5);
   EXPECT_NEAR(p[1][0].item<double>(), pv0, 1e-5);  // frames alone
   EXPECT_NEAR(p[1][1].item<double>(), 1 - pv0, 1e-5);
   // One modality alone is its own softmax.
-  const torch::Tensor only_visual = training_free_probabilities(visual, clip_text, torch::Tensor(), torch::Tensor());
+  const torch::Tensor only_visual = prediction::training_free_probabilities(visual, clip_text, torch::Tensor(), torch::Tensor());
   EXPECT_NEAR(only_visual[0][0].item<double>(), pv0, 1e-5);
-  const torch::Tensor only_audio = training_free_probabilities(torch::Tensor(), torch::Tensor(), audio, clap_text);
+  const torch::Tensor only_audio = prediction::training_free_probabilities(torch::Tensor(), torch::Tensor(), audio, clap_text);
   EXPECT_NEAR(only_audio[0][1].item<double>(), pa1, 1e-5);
-  EXPECT_THROW(training_free_probabilities(torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()),
+  EXPECT_THROW(prediction::training_free_probabilities(torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()),
                std::invalid_argument);
 }
 
 // The synthetic test bed with each video's features replaced by its class text plus noise: a
 // training-free scorer must then find the class, seen or unseen alike.
-Dataset aligned_dataset(double noise, bool with_audio) {
-  SyntheticOptions options;
+data::Dataset aligned_dataset(double noise, bool with_audio) {
+  data::SyntheticOptions options;
   options.videos_scale = 0.2;
   options.visual_dim = options.clip_dim = 32;
   options.audio_dim = options.clap_dim = 24;
-  Dataset d = make_synthetic_dataset(options);
+  data::Dataset d = data::make_synthetic_dataset(options);
   torch::manual_seed(5);
   for (auto& [name, split] : d.video_splits) {
     split.visual = d.clip_text.index_select(0, split.labels) + noise * torch::randn({split.size(), d.clip_dim});
@@ -60,7 +60,7 @@ Dataset aligned_dataset(double noise, bool with_audio) {
 
 TEST(TrainingFree, ProtocolFindsClassesWhoseTextTheFeaturesAre) {
   for (bool with_audio : {true, false}) {
-    const ProtocolSummary s = evaluate_training_free(aligned_dataset(0.01, with_audio));
+    const training::ProtocolSummary s = prediction::evaluate_training_free(aligned_dataset(0.01, with_audio));
     EXPECT_EQ(s.best_epoch, -1);
     EXPECT_GT(s.test.seen, 0.99) << with_audio;
     EXPECT_GT(s.test.unseen, 0.99) << with_audio;
@@ -70,12 +70,12 @@ TEST(TrainingFree, ProtocolFindsClassesWhoseTextTheFeaturesAre) {
 }
 
 TEST(TrainingFree, RefusesFeaturesWithoutMatchingClassText) {
-  SyntheticOptions options;
+  data::SyntheticOptions options;
   options.videos_scale = 0.2;
   options.visual_dim = 32;  // CLIP text stays 512-d: not comparable
-  const Dataset d = make_synthetic_dataset(options);
+  const data::Dataset d = data::make_synthetic_dataset(options);
   try {
-    evaluate_training_free(d);
+    prediction::evaluate_training_free(d);
     FAIL() << "expected an error";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("visual features (32-d)"), std::string::npos) << e.what();
@@ -83,17 +83,17 @@ TEST(TrainingFree, RefusesFeaturesWithoutMatchingClassText) {
 }
 
 TEST(ClassLists, CommaSeparatedAndFileFormsAreTrimmedAndChecked) {
-  EXPECT_EQ(parse_class_list(" playing guitar,dog barking ,rain"),
+  EXPECT_EQ(prediction::parse_class_list(" playing guitar,dog barking ,rain"),
             (std::vector<std::string>{"playing guitar", "dog barking", "rain"}));
-  EXPECT_THROW(parse_class_list("a,,b"), std::invalid_argument);
-  EXPECT_THROW(parse_class_list("a,b,"), std::invalid_argument);
-  EXPECT_THROW(parse_class_list("a,b,a"), std::invalid_argument);
+  EXPECT_THROW(prediction::parse_class_list("a,,b"), std::invalid_argument);
+  EXPECT_THROW(prediction::parse_class_list("a,b,"), std::invalid_argument);
+  EXPECT_THROW(prediction::parse_class_list("a,b,a"), std::invalid_argument);
   testing::TempDir dir;
   const auto file = dir.path() / "classes.txt";
   std::ofstream(file) << "# my classes\nplaying guitar\r\n\n  dog barking  \n";
-  EXPECT_EQ(read_class_file(file), (std::vector<std::string>{"playing guitar", "dog barking"}));
-  EXPECT_THROW(read_class_file(dir.path() / "missing.txt"), std::invalid_argument);
+  EXPECT_EQ(prediction::read_class_file(file), (std::vector<std::string>{"playing guitar", "dog barking"}));
+  EXPECT_THROW(prediction::read_class_file(dir.path() / "missing.txt"), std::invalid_argument);
 }
 
 }  // namespace
-}  // namespace avgzsl::pipelines
+}  // namespace avgzsl::prediction

@@ -3,7 +3,7 @@
 #include <map>
 #include <stdexcept>
 
-namespace avgzsl {
+namespace avgzsl::data {
 
 ClassBalancedSampler::ClassBalancedSampler(const torch::Tensor& labels, uint64_t seed) : rng_(seed) {
   TORCH_CHECK(labels.dim() == 1 && labels.scalar_type() == torch::kInt64,
@@ -34,4 +34,4 @@ std::vector<int64_t> ClassBalancedSampler::next_batch(int64_t batch_size) {
   return batch;
 }
 
-}  // namespace avgzsl
+}  // namespace avgzsl::data

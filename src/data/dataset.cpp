@@ -9,7 +9,7 @@
 #include "avgzsl/io/atomic_file.h"
 #include "avgzsl/io/safetensors.h"
 
-namespace avgzsl {
+namespace avgzsl::data {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
@@ -325,4 +325,4 @@ void save_dataset(const Dataset& d, const fs::path& dir, bool replace_existing) 
   staged.commit();
 }
 
-}  // namespace avgzsl
+}  // namespace avgzsl::data

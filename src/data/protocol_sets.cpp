@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-namespace avgzsl {
+namespace avgzsl::data {
 
 Modality parse_modality(const std::string& text) {
   if (text == "visual" || text == "video") return Modality::kVisual;
@@ -106,4 +106,4 @@ ProtocolSets build_protocol_sets(const Dataset& dataset, Modality modality, Labe
   return sets;
 }
 
-}  // namespace avgzsl
+}  // namespace avgzsl::data

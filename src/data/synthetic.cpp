@@ -6,7 +6,7 @@
 #include <random>
 #include <stdexcept>
 
-namespace avgzsl {
+namespace avgzsl::data {
 
 namespace {
 
@@ -161,4 +161,4 @@ Dataset make_synthetic_dataset(const SyntheticOptions& o) {
   return ds;
 }
 
-}  // namespace avgzsl
+}  // namespace avgzsl::data

@@ -156,4 +156,17 @@ std::string npy_object_file(std::string_view payload) {
   return file;
 }
 
+std::string vector_dict_npy(const std::vector<std::string>& names, const float* rows, int64_t dim) {
+  PickleWriter w;
+  w.begin_object_scalar();
+  w.begin_dict();
+  for (size_t c = 0; c < names.size(); ++c) {
+    w.str(names[c]);
+    w.float32_array(rows + static_cast<int64_t>(c) * dim, {dim});
+  }
+  w.end_dict();
+  w.end_object_scalar();
+  return npy_object_file(w.finish());
+}
+
 }  // namespace avgzsl::io

@@ -9,7 +9,7 @@
 
 #include <torch/types.h>
 
-namespace avgzsl {
+namespace avgzsl::data {
 
 class ClassBalancedSampler {
  public:
@@ -30,4 +30,4 @@ class ClassBalancedSampler {
   std::mt19937_64 rng_;
 };
 
-}  // namespace avgzsl
+}  // namespace avgzsl::data

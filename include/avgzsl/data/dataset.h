@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-namespace avgzsl {
+namespace avgzsl::data {
 
 // The class lists of METHOD §6.
 inline constexpr std::array<const char*, 6> kClassSplitNames = {
@@ -72,4 +72,4 @@ void validate_dataset(const Dataset& dataset, const std::string& where);
 // Writes a validated dataset to `dir` atomically (the directory appears complete or not at all).
 void save_dataset(const Dataset& dataset, const std::filesystem::path& dir, bool replace_existing = false);
 
-}  // namespace avgzsl
+}  // namespace avgzsl::data

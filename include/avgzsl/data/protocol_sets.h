@@ -13,7 +13,7 @@
 
 #include "avgzsl/data/dataset.h"
 
-namespace avgzsl {
+namespace avgzsl::data {
 
 // Which video features feed the model (METHOD §2: x = [v | a]).
 enum class Modality { kVisual, kAudio, kBoth };
@@ -60,4 +60,4 @@ torch::Tensor class_text(const Dataset& dataset, LabelSource labels);
 
 ProtocolSets build_protocol_sets(const Dataset& dataset, Modality modality, LabelSource labels);
 
-}  // namespace avgzsl
+}  // namespace avgzsl::data

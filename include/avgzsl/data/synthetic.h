@@ -17,7 +17,7 @@
 
 #include "avgzsl/data/dataset.h"
 
-namespace avgzsl {
+namespace avgzsl::data {
 
 struct SyntheticOptions {
   uint64_t seed = 0;
@@ -33,4 +33,4 @@ struct SyntheticOptions {
 // UCF-GZSL's class geometry: 51 classes; 30 stage-1 train, 12 val-unseen, 9 test-unseen.
 Dataset make_synthetic_dataset(const SyntheticOptions& options);
 
-}  // namespace avgzsl
+}  // namespace avgzsl::data

@@ -46,4 +46,7 @@ class PickleWriter {
 // A whole .npy file (format 1.0) whose payload is the pickle `payload` of a 0-d object array.
 std::string npy_object_file(std::string_view payload);
 
+// What np.save(path, {name: float32 vector}) writes: `rows` holds names.size() x dim floats.
+std::string vector_dict_npy(const std::vector<std::string>& names, const float* rows, int64_t dim);
+
 }  // namespace avgzsl::io

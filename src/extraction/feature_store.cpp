@@ -1,0 +1,369 @@
+#include "avgzsl/extraction/feature_store.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <stdexcept>
+#include <tuple>
+
+#include "avgzsl/io/atomic_file.h"
+#include "avgzsl/io/safetensors.h"
+
+namespace avgzsl::extraction {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kStoreFormat = "avgzsl-feature-store";
+
+[[noreturn]] void fail(const fs::path& path, const std::string& problem) {
+  throw std::runtime_error(path.string() + ": " + problem);
+}
+
+json read_json_file(const fs::path& path) {
+  try {
+    return json::parse(io::read_file(path));
+  } catch (const json::exception& e) {
+    fail(path, std::string("not valid JSON (") + e.what() + ")");
+  }
+}
+
+std::string differing_keys(const json& a, const json& b) {
+  std::string keys;
+  for (const auto& [key, value] : a.items()) {
+    if (!b.contains(key) || b.at(key) != value) keys += (keys.empty() ? "" : ", ") + key;
+  }
+  for (const auto& [key, value] : b.items()) {
+    if (!a.contains(key)) keys += (keys.empty() ? "" : ", ") + key;
+  }
+  return keys;
+}
+
+json to_json(const ExtractedVideo& v) {
+  return {{"index", v.index}, {"id", v.id},
+          {"label", v.label}, {"path", v.path},
+          {"has_audio", v.has_audio}, {"silent_audio", v.silent_audio}};
+}
+json to_json(const FailedVideo& f) {
+  return {{"index", f.index}, {"id", f.id}, {"label", f.label}, {"path", f.path}, {"reason", f.reason}};
+}
+
+}  // namespace
+
+FeatureStore::FeatureStore(fs::path dir, json job, ShardSpec shard, int64_t videos)
+    : dir_(std::move(dir)), job_(std::move(job)), shard_(shard), videos_(videos) {}
+
+FeatureStore FeatureStore::open_for_job(const fs::path& dir, const json& job, const ShardSpec& shard, int64_t videos) {
+  const fs::path manifest = dir / "store.json";
+  if (fs::exists(manifest)) {
+    FeatureStore existing = open_existing(dir);
+    if (existing.job_ != job) {
+      fail(dir, "holds the features of a different job (differs in: " + differing_keys(existing.job_, job) +
+                    "); use another output folder or --restart");
+    }
+    if (existing.shard_.index != shard.index || existing.shard_.count != shard.count) {
+      fail(dir, "holds shard " + existing.shard_.text() + " of this job, not " + shard.text());
+    }
+    return existing;
+  }
+  if (fs::exists(dir) && !fs::is_empty(dir)) fail(dir, "exists and is not a feature store; use another output folder");
+  fs::create_directories(dir / "chunks");
+  io::check_directory_writable(dir);
+  const json content = {{"format", kStoreFormat},
+                        {"format_version", 1},
+                        {"job", job},
+                        {"shard", {{"index", shard.index}, {"count", shard.count}}},
+                        {"videos", videos}};
+  io::write_file_atomically(manifest, content.dump(2) + "\n");
+  return FeatureStore(dir, job, shard, videos);
+}
+
+FeatureStore FeatureStore::open_existing(const fs::path& dir) {
+  const fs::path manifest = dir / "store.json";
+  if (!fs::exists(manifest)) fail(dir, "not a feature store (no store.json)");
+  const json content = read_json_file(manifest);
+  try {
+    if (content.at("format").get<std::string>() != kStoreFormat) fail(manifest, "not an avgzsl feature store");
+    ShardSpec shard;
+    shard.index = content.at("shard").at("index").get<int>();
+    shard.count = content.at("shard").at("count").get<int>();
+    return FeatureStore(dir, content.at("job"), shard, content.at("videos").get<int64_t>());
+  } catch (const json::exception& e) {
+    fail(manifest, std::string("malformed store manifest (") + e.what() + ")");
+  }
+}
+
+std::vector<data::ClassInfo> FeatureStore::classes() const {
+  std::vector<data::ClassInfo> out;
+  for (const json& c : job_.at("classes")) out.push_back({c.at("name").get<std::string>(), c.at("display_name").get<std::string>()});
+  return out;
+}
+
+std::vector<fs::path> FeatureStore::chunk_files() const {
+  std::vector<fs::path> files;
+  if (!fs::is_directory(dir_ / "chunks")) return files;
+  for (const auto& entry : fs::directory_iterator(dir_ / "chunks")) {
+    const std::string name = entry.path().filename().string();
+    // Temporary files of an interrupted atomic write do not end in ".safetensors".
+    if (entry.is_regular_file() && name.size() == 18 && name.compare(6, 12, ".safetensors") == 0) files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+namespace {
+
+struct ChunkContents {
+  std::vector<ExtractedVideo> videos;
+  torch::Tensor visual;
+  torch::Tensor audio;
+  std::vector<FailedVideo> failures;
+};
+
+// `with_features` false reads the metadata only (what resuming needs), not the feature bytes.
+ChunkContents read_chunk(const fs::path& file, bool with_features = true) {
+  const io::SafetensorsFile chunk(file);
+  ChunkContents out;
+  try {
+    for (const json& v : json::parse(chunk.metadata().at("videos"))) {
+      out.videos.push_back({v.at("index").get<int64_t>(), v.at("id").get<std::string>(), v.at("label").get<std::string>(),
+                            v.at("path").get<std::string>(), v.at("has_audio").get<bool>(),
+                            v.value("silent_audio", false)});
+    }
+    for (const json& f : json::parse(chunk.metadata().at("failures"))) {
+      out.failures.push_back({f.at("index").get<int64_t>(), f.at("id").get<std::string>(), f.at("label").get<std::string>(),
+                              f.at("path").get<std::string>(), f.at("reason").get<std::string>()});
+    }
+  } catch (const std::exception& e) {
+    fail(file, std::string("malformed chunk metadata (") + e.what() + "); delete the file to extract its videos again");
+  }
+  if (with_features && !out.videos.empty()) {
+    auto rows_checked = [&](const char* name) {
+      torch::Tensor t = chunk.tensor(name, torch::kFloat32);
+      if (t.dim() != 2 || t.size(0) != static_cast<int64_t>(out.videos.size())) {
+        fail(file, std::string("'") + name + "' has " + std::to_string(t.dim() ? t.size(0) : 0) + " rows for " +
+                       std::to_string(out.videos.size()) + " videos");
+      }
+      return t;
+    };
+    out.visual = rows_checked("visual");
+    if (chunk.contains("audio")) out.audio = rows_checked("audio");
+  }
+  return out;
+}
+
+}  // namespace
+
+std::set<std::string> FeatureStore::done_ids() const {
+  std::set<std::string> ids;
+  for (const fs::path& file : chunk_files()) {
+    const ChunkContents chunk = read_chunk(file, /*with_features=*/false);
+    for (const auto& v : chunk.videos) ids.insert(v.id);
+    for (const auto& f : chunk.failures) ids.insert(f.id);
+  }
+  return ids;
+}
+
+void FeatureStore::write_chunk(const std::vector<ExtractedVideo>& videos, const torch::Tensor& visual,
+                               const torch::Tensor& audio, const std::vector<FailedVideo>& failures) {
+  if (videos.empty() && failures.empty()) return;
+  if (next_chunk_ == 0) {  // the first chunk of this run: continue after the last one on disk
+    const std::vector<fs::path> existing = chunk_files();
+    next_chunk_ = existing.empty() ? 1 : std::stoi(existing.back().filename().string().substr(0, 6)) + 1;
+  }
+  char name[32];
+  std::snprintf(name, sizeof(name), "%06d.safetensors", next_chunk_++);
+  json video_rows = json::array(), failure_rows = json::array();
+  for (const auto& v : videos) video_rows.push_back(to_json(v));
+  for (const auto& f : failures) failure_rows.push_back(to_json(f));
+  io::NamedTensors tensors;
+  if (!videos.empty()) {
+    TORCH_CHECK(visual.dim() == 2 && visual.size(0) == static_cast<int64_t>(videos.size()), "chunk: ", videos.size(),
+                " videos but visual features ", visual.sizes());
+    tensors.emplace_back("visual", visual.to(torch::kCPU, torch::kFloat32).contiguous());
+    if (audio.defined()) {
+      TORCH_CHECK(audio.dim() == 2 && audio.size(0) == static_cast<int64_t>(videos.size()), "chunk: ", videos.size(),
+                  " videos but audio features ", audio.sizes());
+      tensors.emplace_back("audio", audio.to(torch::kCPU, torch::kFloat32).contiguous());
+    }
+  }
+  io::save_safetensors(dir_ / "chunks" / name, tensors, {{"videos", video_rows.dump()}, {"failures", failure_rows.dump()}});
+}
+
+StoreContents FeatureStore::read_all() const {
+  StoreContents out;
+  std::vector<torch::Tensor> rows, audio_rows;
+  std::vector<std::pair<int64_t, int64_t>> order;  // (index, row)
+  for (const fs::path& file : chunk_files()) {
+    ChunkContents chunk = read_chunk(file);
+    for (size_t i = 0; i < chunk.videos.size(); ++i) {
+      order.emplace_back(chunk.videos[i].index, static_cast<int64_t>(out.videos.size()));
+      out.videos.push_back(std::move(chunk.videos[i]));
+    }
+    if (chunk.visual.defined()) rows.push_back(chunk.visual);
+    if (chunk.audio.defined()) audio_rows.push_back(chunk.audio);
+    for (auto& f : chunk.failures) out.failures.push_back(std::move(f));
+  }
+  if (!audio_rows.empty() && audio_rows.size() != rows.size()) {
+    fail(dir_, "some chunks hold audio features and some do not; extract again with --restart");
+  }
+  std::sort(order.begin(), order.end());
+  std::vector<ExtractedVideo> sorted;
+  std::vector<int64_t> permutation;
+  for (const auto& [index, row] : order) {
+    sorted.push_back(std::move(out.videos[row]));
+    permutation.push_back(row);
+  }
+  out.videos = std::move(sorted);
+  const torch::Tensor permutation_tensor = torch::tensor(permutation, torch::kInt64);
+  if (!rows.empty()) out.visual = torch::cat(rows).index_select(0, permutation_tensor);
+  if (!audio_rows.empty()) out.audio = torch::cat(audio_rows).index_select(0, permutation_tensor);
+  std::sort(out.failures.begin(), out.failures.end(), [](const auto& a, const auto& b) { return a.index < b.index; });
+  return out;
+}
+
+bool FeatureStore::has_class_text() const { return fs::exists(dir_ / "class_text.safetensors"); }
+
+void FeatureStore::write_class_text(const torch::Tensor& clip_text, const torch::Tensor& clap_text) const {
+  io::NamedTensors tensors{{"clip", clip_text.to(torch::kCPU).contiguous()}};
+  if (clap_text.defined()) tensors.emplace_back("clap", clap_text.to(torch::kCPU).contiguous());
+  io::save_safetensors(dir_ / "class_text.safetensors", tensors);
+}
+
+std::pair<torch::Tensor, torch::Tensor> FeatureStore::read_class_text() const {
+  const io::SafetensorsFile file(dir_ / "class_text.safetensors");
+  return {file.tensor("clip", torch::kFloat32),
+          file.contains("clap") ? file.tensor("clap", torch::kFloat32) : torch::Tensor()};
+}
+
+AssemblyReport assemble_dataset(const std::vector<FeatureStore>& stores, const SplitPlan& plan, const fs::path& out,
+                                bool replace_existing) {
+  if (stores.empty()) throw std::invalid_argument("no feature stores to assemble");
+  const FeatureStore& first = stores.front();
+  const int shard_count = first.shard().count;
+  std::map<int, const FeatureStore*> by_shard;
+  for (const FeatureStore& store : stores) {
+    if (store.job() != first.job()) {
+      fail(store.dir(), "belongs to a different job than " + first.dir().string() +
+                            " (differs in: " + differing_keys(first.job(), store.job()) + ")");
+    }
+    if (store.shard().count != shard_count) {
+      fail(store.dir(), "is shard " + store.shard().text() + ", but " + first.dir().string() + " is shard " + first.shard().text());
+    }
+    if (!by_shard.emplace(store.shard().index, &store).second) {
+      fail(store.dir(), "shard " + store.shard().text() + " is given twice (also " + by_shard[store.shard().index]->dir().string() + ")");
+    }
+  }
+  for (int k = 1; k <= shard_count; ++k) {
+    if (!by_shard.count(k)) {
+      fail(first.dir(), "shard " + std::to_string(k) + "/" + std::to_string(shard_count) + " of this job is missing");
+    }
+  }
+
+  // Everything of every shard, in the order of the job's list.
+  std::vector<ExtractedVideo> videos;
+  std::vector<FailedVideo> failures;
+  std::vector<torch::Tensor> visual_parts, audio_parts;
+  for (const auto& [k, store] : by_shard) {
+    StoreContents contents = store->read_all();
+    const int64_t done = static_cast<int64_t>(contents.videos.size() + contents.failures.size());
+    if (done != store->videos_in_shard()) {
+      fail(store->dir(), "is incomplete: " + std::to_string(done) + " of " + std::to_string(store->videos_in_shard()) +
+                             " videos done; run the same extract command again to finish it");
+    }
+    videos.insert(videos.end(), contents.videos.begin(), contents.videos.end());
+    failures.insert(failures.end(), contents.failures.begin(), contents.failures.end());
+    if (contents.visual.defined()) visual_parts.push_back(contents.visual);
+    if (contents.audio.defined()) audio_parts.push_back(contents.audio);
+  }
+  if (videos.empty()) fail(first.dir(), "no video could be decoded; see the failures in the chunks");
+  const torch::Tensor visual = torch::cat(visual_parts);
+  const torch::Tensor audio = audio_parts.empty() ? torch::Tensor() : torch::cat(audio_parts);
+  if (audio.defined() && audio.size(0) != visual.size(0)) {
+    fail(first.dir(), "some chunks hold audio features and some do not; extract again with --restart");
+  }
+  std::vector<int64_t> order(videos.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return videos[a].index < videos[b].index; });
+  std::sort(failures.begin(), failures.end(), [](const auto& a, const auto& b) { return a.index < b.index; });
+
+  data::Dataset dataset;
+  dataset.name = first.job().value("name", std::string("extracted"));
+  dataset.description = "extracted by avgzsl extract from " + first.job().value("videos", std::string("?"));
+  dataset.classes = first.classes();
+  dataset.visual_dim = visual.size(1);
+  std::tie(dataset.clip_text, dataset.clap_text) = first.read_class_text();
+  dataset.clip_dim = dataset.clip_text.size(1);
+  if (audio.defined()) {
+    if (!dataset.clap_text.defined()) fail(first.dir(), "has audio features but no CLAP class text");
+    dataset.audio_dim = audio.size(1);
+    dataset.clap_dim = dataset.clap_text.size(1);
+  } else {
+    dataset.clap_text = torch::Tensor();  // a visual-only dataset
+  }
+  std::map<std::string, int64_t> class_ids;
+  for (size_t c = 0; c < dataset.classes.size(); ++c) class_ids[dataset.classes[c].name] = static_cast<int64_t>(c);
+  for (const auto& [split, names] : plan.class_splits) {
+    std::vector<int64_t>& ids = dataset.class_splits[split];
+    for (const std::string& name : names) ids.push_back(class_ids.at(name));
+    std::sort(ids.begin(), ids.end());
+  }
+
+  AssemblyReport report;
+  report.failed = static_cast<int64_t>(failures.size());
+  std::map<std::string, std::vector<int64_t>> rows_of_split;
+  std::map<std::string, std::vector<int64_t>> labels_of_split;
+  json left_out = json::array(), without_audio = json::array(), silent_audio = json::array();
+  std::vector<std::pair<std::string, std::string>> ids_and_labels;
+  for (const ExtractedVideo& v : videos) ids_and_labels.emplace_back(v.id, v.label);
+  const std::map<std::string, std::string> assignment = plan.assign(ids_and_labels);
+  for (int64_t row : order) {
+    const ExtractedVideo& v = videos[row];
+    if (!v.has_audio) {
+      ++report.without_audio;
+      without_audio.push_back(v.id);
+    }
+    if (v.silent_audio) {
+      ++report.silent_audio;
+      silent_audio.push_back(v.id);
+    }
+    const auto split = assignment.find(v.id);
+    if (split == assignment.end()) {
+      ++report.left_out;
+      left_out.push_back(v.id);
+      continue;
+    }
+    rows_of_split[split->second].push_back(row);
+    labels_of_split[split->second].push_back(class_ids.at(v.label));
+    dataset.video_splits[split->second].video_ids.push_back(v.id);
+  }
+  for (const char* split : data::kVideoSplitNames) {
+    data::VideoSplit& s = dataset.video_splits[split];
+    const auto& rows = rows_of_split[split];
+    report.per_split[split] = static_cast<int64_t>(rows.size());
+    report.videos += static_cast<int64_t>(rows.size());
+    const torch::Tensor row_index = torch::tensor(rows, torch::kInt64);
+    s.visual = rows.empty() ? torch::empty({0, visual.size(1)}) : visual.index_select(0, row_index);
+    if (audio.defined()) s.audio = rows.empty() ? torch::empty({0, audio.size(1)}) : audio.index_select(0, row_index);
+    s.labels = torch::tensor(labels_of_split[split], torch::kInt64);
+  }
+  data::validate_dataset(dataset, out.string());
+  data::save_dataset(dataset, out, replace_existing);
+
+  json failure_rows = json::array();
+  for (const auto& f : failures) failure_rows.push_back(to_json(f));
+  const json report_json = {{"videos", report.videos},
+                            {"per_split", report.per_split},
+                            {"split_plan", plan.source},
+                            {"failed", failure_rows},
+                            {"without_audio", without_audio},
+                            {"silent_audio", silent_audio},
+                            {"left_out_by_split_plan", left_out}};
+  io::write_file_atomically(out / "extract_report.json", report_json.dump(2) + "\n");
+  return report;
+}
+
+}  // namespace avgzsl::extraction

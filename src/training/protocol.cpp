@@ -1,0 +1,99 @@
+#include "avgzsl/training/protocol.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fmt/format.h>
+
+namespace avgzsl::training {
+
+ProtocolSummary evaluate_protocol_models(gzsl::ClipClapImpl& stage1_model, gzsl::ClipClapImpl& stage2_model,
+                                         const data::ProtocolSets& sets, int best_epoch) {
+  ProtocolSummary s;
+  s.best_epoch = best_epoch;
+  s.validation = search_beta(stage1_model, sets.validation, sets.class_text);
+  s.test = evaluate_at(stage2_model, sets.test, sets.class_text, metrics::reference_test_beta(s.validation.beta));
+  return s;
+}
+
+gzsl::ClipClap model_from_state(const gzsl::ClipClapOptions& options, const StateDict& state) {
+  gzsl::ClipClap model(options);
+  model->load_state_dict(state, "in-memory state");
+  model->eval();
+  return model;
+}
+
+ProtocolRun run_protocol(const TrainConfig& config, const data::ProtocolSets& sets, const ProtocolHooks& hooks) {
+  ProtocolRun run;
+  run.stage1 = train_stage(1, sets.stage1_train, sets.validation, sets.class_text, config, config.epochs, hooks.on_epoch,
+                           hooks.show_progress ? "stage 1" : "");
+  run.stage1.model = model_from_state(run.stage1.model->options(), run.stage1.best_state);
+  run.stage2 = train_stage(2, sets.stage2_train, sets.validation, sets.class_text, config, run.stage1.best_epoch + 1,
+                           hooks.on_epoch, hooks.show_progress ? "stage 2" : "");
+  run.summary = evaluate_protocol_models(*run.stage1.model, *run.stage2.model, sets, run.stage1.best_epoch);
+  return run;
+}
+
+namespace {
+
+std::string cell(const std::vector<double>& values, int decimals) {
+  double mean = 0;
+  for (double v : values) mean += v;
+  mean /= static_cast<double>(values.size());
+  if (values.size() == 1) return fmt::format("{:.{}f}", mean, decimals);
+  double var = 0;
+  for (double v : values) var += (v - mean) * (v - mean);
+  const double sd = std::sqrt(var / static_cast<double>(values.size() - 1));  // sample std
+  return fmt::format("{:.{}f} ± {:.{}f}", mean, decimals, sd, decimals);
+}
+
+// Display width in columns (the ± sign is two bytes in UTF-8).
+size_t display_width(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+std::string pad_left(const std::string& s, size_t width) {
+  const size_t w = display_width(s);
+  return (w < width ? std::string(width - w, ' ') : "") + s;
+}
+
+}  // namespace
+
+std::string format_result_table(const std::vector<ResultRow>& rows) {
+  const std::vector<std::string> header = {"S", "U", "HM", "ZSL", "beta", "best epoch"};
+  std::vector<std::vector<std::string>> cells;
+  size_t label_width = 3;
+  for (const auto& row : rows) {
+    std::vector<double> s, u, hm, zsl, beta, epoch;
+    for (const auto& r : row.runs) {
+      s.push_back(100 * r.test.seen);
+      u.push_back(100 * r.test.unseen);
+      hm.push_back(100 * r.test.hm);
+      zsl.push_back(100 * r.test.zsl);
+      beta.push_back(r.validation.beta);
+      epoch.push_back(r.best_epoch);
+    }
+    // A run without training (the training-free baseline) has no epoch.
+    const bool trained = std::all_of(epoch.begin(), epoch.end(), [](double e) { return e >= 0; });
+    cells.push_back({cell(s, 2), cell(u, 2), cell(hm, 2), cell(zsl, 2), cell(beta, 2),
+                     trained ? cell(epoch, row.runs.size() > 1 ? 1 : 0) : "-"});
+    label_width = std::max(label_width, display_width(row.label));
+  }
+  std::vector<size_t> widths(header.size());
+  for (size_t c = 0; c < header.size(); ++c) {
+    widths[c] = header[c].size();
+    for (const auto& r : cells) widths[c] = std::max(widths[c], display_width(r[c]));
+  }
+  std::string out = fmt::format("{:<{}}", "run", label_width);
+  for (size_t c = 0; c < header.size(); ++c) out += "  " + pad_left(header[c], widths[c]);
+  out += "\n";
+  for (size_t r = 0; r < rows.size(); ++r) {
+    out += fmt::format("{:<{}}", rows[r].label, label_width + (rows[r].label.size() - display_width(rows[r].label)));
+    for (size_t c = 0; c < header.size(); ++c) out += "  " + pad_left(cells[r][c], widths[c]);
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace avgzsl::training
