@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
   // 2. One 10-s 320x240 clip: decode + preprocess vs encode. x264's default keyframe interval
   // (250 frames) makes the whole clip one group of pictures, the worst case for seeking; a 2-s
   // interval (-g 50, common for streamed video) is shown beside it.
-  media::set_ffmpeg_log_level(media::FfmpegLogLevel::error);
+  media::set_ffmpeg_log_level(media::FfmpegLogLevel::kError);
   const fs::path clip_file = work / "clip10s.mp4";
   double decode = 0;
   for (const int gop : {250, 50}) {

@@ -4,7 +4,7 @@
 
 #include "avgzsl/data/dataset.h"
 #include "avgzsl/training/training_run.h"
-#include "avgzsl/prediction/zero_shot_prediction.h"
+#include "avgzsl/training/training_free_baseline.h"
 #include "avgzsl/util/threads.h"
 #include "commands.h"
 
@@ -39,7 +39,7 @@ void add_evaluate_command(CLI::App& app) {
     std::string baseline_note;
     if (!args->no_baseline) {
       try {
-        rows.push_back({dataset.name + " training-free (test)", {prediction::evaluate_training_free(dataset)}});
+        rows.push_back({dataset.name + " training-free (test)", {training::evaluate_training_free(dataset)}});
       } catch (const std::runtime_error& e) {
         if (args->run.empty()) throw;  // the baseline was all that was asked for
         baseline_note = std::string("no training-free row: ") + e.what();

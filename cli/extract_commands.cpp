@@ -9,7 +9,7 @@
 #include "avgzsl/encoders/video_features.h"
 #include "avgzsl/extraction/class_embeddings.h"
 #include "avgzsl/extraction/feature_extraction.h"
-#include "avgzsl/prediction/zero_shot_prediction.h"
+#include "avgzsl/data/class_names.h"
 #include "avgzsl/util/threads.h"
 #include "commands.h"
 #include "print_line.h"
@@ -141,7 +141,7 @@ void add_embed_classes_command(CLI::App& app) {
   c->callback([args] {
     util::configure_threads(args->threads);
     extraction::EmbedClassesOptions o;
-    o.names = prediction::read_class_file(args->names);
+    o.names = data::read_class_file(args->names);
     o.clip = args->clip;
     o.clap = args->clap;
     o.templates = args->templates;

@@ -7,6 +7,7 @@
 
 #include "avgzsl/media/video_decoder.h"
 #include "avgzsl/util/allocator.h"
+#include "avgzsl/util/option_error.h"
 #include "avgzsl/util/threads.h"
 #include "commands.h"
 
@@ -14,7 +15,7 @@ int main(int argc, char** argv) {
   avgzsl::util::restart_with_passive_openmp(argv);
   avgzsl::util::keep_freed_tensor_memory();
   // Broken videos make FFmpeg talkative; extract and predict report every failure once, with its file.
-  avgzsl::media::set_ffmpeg_log_level(avgzsl::media::FfmpegLogLevel::quiet);
+  avgzsl::media::set_ffmpeg_log_level(avgzsl::media::FfmpegLogLevel::kQuiet);
   CLI::App app{"avgzsl: audio-visual (generalized) zero-shot video classification with CLIP and CLAP features"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "avgzsl 0.1.0");
@@ -34,6 +35,9 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const avgzsl::util::OptionError& e) {
+    std::fprintf(stderr, "error: %s\n", e.flag_message().c_str());  // the library names the meaning, we the flag
+    return 1;
   } catch (const c10::Error& e) {
     // LibTorch's own checks: the message without the C++ stack trace LibTorch appends.
     std::fprintf(stderr, "error: %s\n", e.what_without_backtrace());

@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "avgzsl/data/class_names.h"
 #include "avgzsl/prediction/zero_shot_prediction.h"
 #include "avgzsl/util/threads.h"
 #include "commands.h"
@@ -79,8 +80,8 @@ void add_predict_command(CLI::App& app) {
   c->callback([args] {
     util::configure_threads(args->threads);
     if (args->classes.empty() && args->classes_file.empty()) throw std::invalid_argument("give --classes or --classes-file");
-    args->o.classes = args->classes_file.empty() ? prediction::parse_class_list(args->classes)
-                                                 : prediction::read_class_file(args->classes_file);
+    args->o.classes = args->classes_file.empty() ? data::parse_class_list(args->classes)
+                                                 : data::read_class_file(args->classes_file);
     args->o.pixels = encoders::parse_frame_pixels(args->pixels);
     args->o.device = parse_device(args->device);
     const prediction::PredictionReport report = prediction::predict_videos(args->o);

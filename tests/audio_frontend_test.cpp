@@ -72,11 +72,11 @@ std::vector<float> decode(const fs::path& flac, int sample_rate) {
 
 TEST(AudioFrontend, MelScalesMatchTheirFormulas) {
   // Slaney: linear below 1 kHz (3 mel per 200 Hz), 27 mel per factor 6.4 above.
-  EXPECT_NEAR(encoders::hz_to_mel(200, encoders::MelScale::slaney), 3.0, 1e-12);
-  EXPECT_NEAR(encoders::hz_to_mel(1000, encoders::MelScale::slaney), 15.0, 1e-12);
-  EXPECT_NEAR(encoders::hz_to_mel(6400, encoders::MelScale::slaney), 42.0, 1e-12);
-  EXPECT_NEAR(encoders::hz_to_mel(700, encoders::MelScale::htk), 2595.0 * std::log10(2.0), 1e-9);
-  for (encoders::MelScale scale : {encoders::MelScale::slaney, encoders::MelScale::htk}) {
+  EXPECT_NEAR(encoders::hz_to_mel(200, encoders::MelScale::kSlaney), 3.0, 1e-12);
+  EXPECT_NEAR(encoders::hz_to_mel(1000, encoders::MelScale::kSlaney), 15.0, 1e-12);
+  EXPECT_NEAR(encoders::hz_to_mel(6400, encoders::MelScale::kSlaney), 42.0, 1e-12);
+  EXPECT_NEAR(encoders::hz_to_mel(700, encoders::MelScale::kHtk), 2595.0 * std::log10(2.0), 1e-9);
+  for (encoders::MelScale scale : {encoders::MelScale::kSlaney, encoders::MelScale::kHtk}) {
     for (double hz : {0.0, 50.0, 999.0, 1000.0, 1001.0, 4321.0, 14000.0, 24000.0}) {
       EXPECT_NEAR(encoders::mel_to_hz(encoders::hz_to_mel(hz, scale), scale), hz, 1e-9 * std::max(1.0, hz));
     }
@@ -114,8 +114,8 @@ TEST(AudioFrontend, FilterRowsAreTrianglesAtTheMelCentres) {
   }
   // HTK without normalisation: unit-height triangles.
   encoders::LogMelConfig htk = hf_config();
-  htk.scale = encoders::MelScale::htk;
-  htk.norm = encoders::MelNorm::none;
+  htk.scale = encoders::MelScale::kHtk;
+  htk.norm = encoders::MelNorm::kNone;
   const torch::Tensor bank = encoders::mel_filter_bank(htk);
   EXPECT_LE(bank.max().item<float>(), 1.0f + 1e-6f);
   EXPECT_GT(std::get<0>(bank.max(1)).min().item<float>(), 0.4f);
@@ -181,15 +181,15 @@ TEST(AudioFrontend, MatchesADirectReflectPaddedHannDft) {
 
 TEST(AudioFrontend, FitClipLength) {
   const std::vector<float> three = {1, 2, 3};
-  EXPECT_EQ(encoders::fit_clip_length(three, 7, encoders::ClipPadding::zeros_at_end), (std::vector<float>{1, 2, 3, 0, 0, 0, 0}));
-  EXPECT_EQ(encoders::fit_clip_length(three, 7, encoders::ClipPadding::repeat_then_zeros), (std::vector<float>{1, 2, 3, 1, 2, 3, 0}));
-  EXPECT_EQ(encoders::fit_clip_length(three, 8, encoders::ClipPadding::repeat), (std::vector<float>{1, 2, 3, 1, 2, 3, 1, 2}));
-  EXPECT_EQ(encoders::fit_clip_length(three, 3, encoders::ClipPadding::repeat), three);
-  EXPECT_EQ(encoders::fit_clip_length({}, 4, encoders::ClipPadding::repeat_then_zeros), (std::vector<float>(4, 0.0f)));
+  EXPECT_EQ(encoders::fit_clip_length(three, 7, encoders::ClipPadding::kZerosAtEnd), (std::vector<float>{1, 2, 3, 0, 0, 0, 0}));
+  EXPECT_EQ(encoders::fit_clip_length(three, 7, encoders::ClipPadding::kRepeatThenZeros), (std::vector<float>{1, 2, 3, 1, 2, 3, 0}));
+  EXPECT_EQ(encoders::fit_clip_length(three, 8, encoders::ClipPadding::kRepeat), (std::vector<float>{1, 2, 3, 1, 2, 3, 1, 2}));
+  EXPECT_EQ(encoders::fit_clip_length(three, 3, encoders::ClipPadding::kRepeat), three);
+  EXPECT_EQ(encoders::fit_clip_length({}, 4, encoders::ClipPadding::kRepeatThenZeros), (std::vector<float>(4, 0.0f)));
   std::vector<float> ramp(25);
   std::iota(ramp.begin(), ramp.end(), 0.0f);
   // Centred crop: start = 25 / 2 - 10 / 2 = 7 whatever the padding rule.
-  for (encoders::ClipPadding p : {encoders::ClipPadding::zeros_at_end, encoders::ClipPadding::repeat_then_zeros, encoders::ClipPadding::repeat}) {
+  for (encoders::ClipPadding p : {encoders::ClipPadding::kZerosAtEnd, encoders::ClipPadding::kRepeatThenZeros, encoders::ClipPadding::kRepeat}) {
     const auto crop = encoders::fit_clip_length(ramp, 10, p);
     ASSERT_EQ(crop.size(), 10u);
     EXPECT_EQ(crop.front(), 7.0f);
@@ -201,7 +201,7 @@ TEST(AudioFrontend, FitClipLength) {
   // ClipClap's crop of the 25-s clip at 32 kHz and HF's centred offset at 48 kHz (golden values).
   EXPECT_EQ(encoders::clip_start_sample(800000, 320000), 240000);
   EXPECT_EQ(encoders::clip_start_sample(1200000, 480000), 360000);
-  EXPECT_THROW(encoders::fit_clip_length(three, 0, encoders::ClipPadding::repeat), std::invalid_argument);
+  EXPECT_THROW(encoders::fit_clip_length(three, 0, encoders::ClipPadding::kRepeat), std::invalid_argument);
 }
 
 TEST(AudioFrontend, ConfigValidation) {
@@ -277,9 +277,9 @@ TEST(AudioFrontendGolden, HuggingFaceFeatureExtractorInputFeatures) {
   // The golden's feature extractor settings, read the way the encoder reads them.
   const encoders::ClapAudioFrontEnd fe =
       encoders::ClapAudioFrontEnd::from_hf_preprocessor_file(golden_clap_dir() / "laion_htsat_tiny" / "preprocessor_config.json");
-  EXPECT_EQ(fe.padding, encoders::ClipPadding::repeat_then_zeros);
+  EXPECT_EQ(fe.padding, encoders::ClipPadding::kRepeatThenZeros);
   EXPECT_EQ(fe.clip_samples, 480000);
-  EXPECT_EQ(fe.log_mel.scale, encoders::MelScale::slaney);
+  EXPECT_EQ(fe.log_mel.scale, encoders::MelScale::kSlaney);
   EXPECT_EQ(fe.log_mel.hop_length, 480);
   EXPECT_EQ(fe.log_mel.f_min, 50);
   const std::vector<std::pair<std::string, std::string>> cases = {{"silence", "silence.input_features"},

@@ -137,7 +137,7 @@ void write_hf_folder(const fs::path& dir, encoders::ClapAudioModel& model, const
   std::ofstream(dir / "vocab.json") << "{}";
   std::ofstream(dir / "merges.txt") << "#version: 0.2\n";
   if (preprocessor) std::ofstream(dir / "preprocessor_config.json") << preprocessor->dump(2);
-  io::save_safetensors(dir / "model.safetensors", encoders::clap_audio_named_tensors(*model, encoders::WeightNaming::hugging_face));
+  io::save_safetensors(dir / "model.safetensors", encoders::clap_audio_named_tensors(*model, encoders::WeightNaming::kHuggingFace));
 }
 
 nlohmann::json tiny_preprocessor() {
@@ -251,9 +251,9 @@ TEST(ClapAudioModel, WindowsShiftsAndMasks) {
 
 TEST(ClapAudioWeights, ExportNamesPerLayout) {
   encoders::ClapAudioModel model = tiny_model();
-  const io::NamedTensors hf = exported(model, encoders::WeightNaming::hugging_face);
-  const io::NamedTensors wc = exported(model, encoders::WeightNaming::wavcaps);
-  const io::NamedTensors la = exported(model, encoders::WeightNaming::laion);
+  const io::NamedTensors hf = exported(model, encoders::WeightNaming::kHuggingFace);
+  const io::NamedTensors wc = exported(model, encoders::WeightNaming::kWavCaps);
+  const io::NamedTensors la = exported(model, encoders::WeightNaming::kLaion);
   for (const auto& [name, t] : hf) {
     EXPECT_TRUE(name.rfind("audio_model.audio_encoder.", 0) == 0 || name.rfind("audio_projection.linear", 0) == 0) << name;
     EXPECT_EQ(name.find("attn_mask"), std::string::npos) << name;
@@ -296,7 +296,7 @@ TEST(ClapAudioWeights, EveryLayoutRoundTripsToIdenticalOutputs) {
   const torch::Tensor mel = random_log_mel(2, 150, 16);
   const torch::Tensor expected = model->forward(mel);
   TempDir tmp;
-  for (encoders::WeightNaming naming : {encoders::WeightNaming::hugging_face, encoders::WeightNaming::wavcaps, encoders::WeightNaming::laion}) {
+  for (encoders::WeightNaming naming : {encoders::WeightNaming::kHuggingFace, encoders::WeightNaming::kWavCaps, encoders::WeightNaming::kLaion}) {
     const fs::path file = tmp / (to_string(naming) + ".safetensors");
     io::save_safetensors(file, exported(model, naming));
     const encoders::PretrainedWeights weights(file);
@@ -318,24 +318,24 @@ TEST(ClapAudioWeights, StrictLoaderErrorsNameFileAndTensor) {
   };
   const std::string file = (tmp / "edited.safetensors").string();
   const std::string norm = "audio_model.audio_encoder.norm.weight";
-  expect_one_line_error(attempt(encoders::WeightNaming::hugging_face, [&](auto& t) { erase(t, norm); }), {file, "missing", norm});
+  expect_one_line_error(attempt(encoders::WeightNaming::kHuggingFace, [&](auto& t) { erase(t, norm); }), {file, "missing", norm});
   const std::string linear2 = "audio_projection.linear2.weight";
-  expect_one_line_error(attempt(encoders::WeightNaming::hugging_face, [&](auto& t) { find(t, linear2) = torch::zeros({8, 7}); }),
+  expect_one_line_error(attempt(encoders::WeightNaming::kHuggingFace, [&](auto& t) { find(t, linear2) = torch::zeros({8, 7}); }),
                         {file, linear2, "[8, 7]", "[8, 8]"});
   const std::string extra = "audio_model.audio_encoder.layers.0.extra.weight";
-  expect_one_line_error(attempt(encoders::WeightNaming::hugging_face, [&](auto& t) { t.emplace_back(extra, torch::zeros({2})); }),
+  expect_one_line_error(attempt(encoders::WeightNaming::kHuggingFace, [&](auto& t) { t.emplace_back(extra, torch::zeros({2})); }),
                         {file, "unexpected", extra});
-  expect_one_line_error(attempt(encoders::WeightNaming::hugging_face, [&](auto& t) { t.emplace_back("stray", torch::zeros({2})); }),
+  expect_one_line_error(attempt(encoders::WeightNaming::kHuggingFace, [&](auto& t) { t.emplace_back("stray", torch::zeros({2})); }),
                         {file, "unexpected", "stray"});
   const std::string qkv = "audio_encoder.audio_enc.layers.0.blocks.0.attn.qkv.weight";
-  expect_one_line_error(attempt(encoders::WeightNaming::wavcaps, [&](auto& t) { find(t, qkv) = torch::zeros({11, 4}); }),
+  expect_one_line_error(attempt(encoders::WeightNaming::kWavCaps, [&](auto& t) { find(t, qkv) = torch::zeros({11, 4}); }),
                         {file, qkv, "[11, 4]"});
-  expect_one_line_error(attempt(encoders::WeightNaming::wavcaps, [&](auto& t) { find(t, qkv) = torch::zeros({15, 4}); }),
+  expect_one_line_error(attempt(encoders::WeightNaming::kWavCaps, [&](auto& t) { find(t, qkv) = torch::zeros({15, 4}); }),
                         {file, qkv, "[15, 4]"});
-  expect_one_line_error(attempt(encoders::WeightNaming::wavcaps, [&](auto& t) { erase(t, "audio_proj.2.bias"); }),
+  expect_one_line_error(attempt(encoders::WeightNaming::kWavCaps, [&](auto& t) { erase(t, "audio_proj.2.bias"); }),
                         {file, "missing", "audio_proj.2.bias"});
   // What real checkpoints carry besides the audio tower loads quietly.
-  EXPECT_EQ(attempt(encoders::WeightNaming::hugging_face,
+  EXPECT_EQ(attempt(encoders::WeightNaming::kHuggingFace,
                     [](auto& t) {
                       t.emplace_back("text_model.embeddings.word_embeddings.weight", torch::zeros({3, 2}));
                       t.emplace_back("text_projection.linear1.weight", torch::zeros({2, 2}));
@@ -344,7 +344,7 @@ TEST(ClapAudioWeights, StrictLoaderErrorsNameFileAndTensor) {
                       t.emplace_back("text_model.embeddings.position_ids", torch::zeros({1, 3}, torch::kInt64));
                     }),
             "");
-  EXPECT_EQ(attempt(encoders::WeightNaming::wavcaps,
+  EXPECT_EQ(attempt(encoders::WeightNaming::kWavCaps,
                     [](auto& t) {
                       t.emplace_back("temp", torch::zeros({}));
                       t.emplace_back("text_encoder.text_encoder.embeddings.word_embeddings.weight", torch::zeros({3, 2}));
@@ -356,7 +356,7 @@ TEST(ClapAudioWeights, StrictLoaderErrorsNameFileAndTensor) {
                       t.emplace_back("audio_encoder.audio_enc.head.weight", torch::zeros({2, 2}));
                     }),
             "");
-  EXPECT_EQ(attempt(encoders::WeightNaming::laion,
+  EXPECT_EQ(attempt(encoders::WeightNaming::kLaion,
                     [](auto& t) {
                       t.emplace_back("audio_branch.spectrogram_extractor.stft.conv_real.weight", torch::zeros({3, 1, 4}));
                       t.emplace_back("audio_branch.logmel_extractor.melW", torch::zeros({3, 2}));
@@ -377,7 +377,7 @@ TEST(ClapAudioWeights, ConfigInferredFromTensorShapes) {
   c.mlp_ratio = 2.0;
   encoders::ClapAudioModel model = tiny_model(c);
   TempDir tmp;
-  for (encoders::WeightNaming naming : {encoders::WeightNaming::hugging_face, encoders::WeightNaming::wavcaps, encoders::WeightNaming::laion}) {
+  for (encoders::WeightNaming naming : {encoders::WeightNaming::kHuggingFace, encoders::WeightNaming::kWavCaps, encoders::WeightNaming::kLaion}) {
     io::save_safetensors(tmp / "w.safetensors", exported(model, naming));
     const encoders::HtsatConfig inferred = encoders::HtsatConfig::infer_from_weights(encoders::PretrainedWeights(tmp / "w.safetensors"), naming);
     EXPECT_EQ(inferred.embed_dim, 4);
@@ -465,14 +465,14 @@ TEST(ClapAudioFusion, GlobalPathForShortClipsAndFusionForLongOnes) {
   EXPECT_LT(max_diff(mixed[2], short_rows[2]), 1e-5);
   EXPECT_THROW(fused->embed(global, torch::tensor({false, true, false})), c10::Error);
   // Fused checkpoints: the extra tensors have HF/LAION names, and the config is recognised.
-  const io::NamedTensors hf = exported(fused, encoders::WeightNaming::hugging_face);
+  const io::NamedTensors hf = exported(fused, encoders::WeightNaming::kHuggingFace);
   EXPECT_TRUE(has(hf, "audio_model.audio_encoder.patch_embed.mel_conv2d.weight"));
   EXPECT_TRUE(has(hf, "audio_model.audio_encoder.patch_embed.fusion_model.local_att.0.weight"));
   EXPECT_TRUE(has(hf, "audio_model.audio_encoder.patch_embed.fusion_model.local_att.4.running_var"));
   EXPECT_TRUE(has(hf, "audio_model.audio_encoder.patch_embed.fusion_model.global_att.1.weight"));
   EXPECT_TRUE(has(hf, "audio_model.audio_encoder.patch_embed.fusion_model.global_att.5.bias"));
   TempDir tmp;
-  for (encoders::WeightNaming naming : {encoders::WeightNaming::hugging_face, encoders::WeightNaming::laion}) {
+  for (encoders::WeightNaming naming : {encoders::WeightNaming::kHuggingFace, encoders::WeightNaming::kLaion}) {
     io::save_safetensors(tmp / "f.safetensors", exported(fused, naming));
     const encoders::PretrainedWeights weights(tmp / "f.safetensors");
     const encoders::HtsatConfig inferred = encoders::HtsatConfig::infer_from_weights(weights, naming);
@@ -493,7 +493,7 @@ TEST(ClapAudioEncoderFolder, HuggingFaceFolderEmbedsWaveforms) {
   EXPECT_EQ(encoder.sample_rate(), 8000);
   EXPECT_EQ(encoder.clip_samples(), 8000);
   EXPECT_EQ(encoder.embedding_dim(), 8);
-  EXPECT_EQ(encoder.padding(), encoders::ClipPadding::repeat_then_zeros);
+  EXPECT_EQ(encoder.padding(), encoders::ClipPadding::kRepeatThenZeros);
   EXPECT_EQ(encoder.front_end().n_mels, 16);
   EXPECT_NE(encoder.fingerprint().find("tiny-clap"), std::string::npos) << encoder.fingerprint();
   EXPECT_NE(encoder.fingerprint().find("hugging_face"), std::string::npos) << encoder.fingerprint();
@@ -509,7 +509,7 @@ TEST(ClapAudioEncoderFolder, HuggingFaceFolderEmbedsWaveforms) {
     EXPECT_LT(max_diff(encoder.embed({clips[i]})[0], batch[static_cast<int64_t>(i)]), 1e-5) << i;
   }
   // Short clips are repeat-padded, long ones cropped around their centre.
-  const auto padded = encoders::fit_clip_length(clips[0], 8000, encoders::ClipPadding::repeat_then_zeros);
+  const auto padded = encoders::fit_clip_length(clips[0], 8000, encoders::ClipPadding::kRepeatThenZeros);
   EXPECT_LT(max_diff(encoder.embed({padded})[0], batch[0]), 1e-6);
   const std::vector<float> centre(clips[2].begin() + (20001 / 2 - 4000), clips[2].begin() + (20001 / 2 + 4000));
   EXPECT_LT(max_diff(encoder.embed({centre})[0], batch[2]), 1e-6);
@@ -537,7 +537,7 @@ TEST(ClapAudioEncoderFolder, PaddingRulesFromThePreprocessorConfig) {
   TempDir tmp;
   encoders::ClapAudioModel model = tiny_model();
   for (const auto& [name, rule] : std::vector<std::pair<std::string, encoders::ClipPadding>>{
-           {"pad", encoders::ClipPadding::zeros_at_end}, {"repeat", encoders::ClipPadding::repeat}, {"repeatpad", encoders::ClipPadding::repeat_then_zeros}}) {
+           {"pad", encoders::ClipPadding::kZerosAtEnd}, {"repeat", encoders::ClipPadding::kRepeat}, {"repeatpad", encoders::ClipPadding::kRepeatThenZeros}}) {
     nlohmann::json pre = tiny_preprocessor();
     pre["padding"] = name;
     const fs::path dir = tmp / name;
@@ -550,8 +550,8 @@ TEST(ClapAudioEncoderFolder, PaddingRulesFromThePreprocessorConfig) {
   pre["truncation"] = "fusion";
   std::ofstream(tmp / "fusion.json") << pre.dump();
   const encoders::ClapAudioFrontEnd fe = encoders::ClapAudioFrontEnd::from_hf_preprocessor_file(tmp / "fusion.json");
-  EXPECT_EQ(fe.log_mel.scale, encoders::MelScale::htk);
-  EXPECT_EQ(fe.log_mel.norm, encoders::MelNorm::none);
+  EXPECT_EQ(fe.log_mel.scale, encoders::MelScale::kHtk);
+  EXPECT_EQ(fe.log_mel.norm, encoders::MelNorm::kNone);
 }
 
 // A torch.save checkpoint {"model": state_dict, "epoch": 3} in a WavCaps folder beside BERT's
@@ -565,7 +565,7 @@ void write_checkpoint_folder(const fs::path& dir, const std::string& file, const
 TEST(ClapAudioEncoderFolder, WavCapsCheckpointWithInferredSizes) {
   TempDir tmp;
   encoders::ClapAudioModel model = tiny_model(tiny_wide_grid_config(), 11);
-  io::NamedTensors tensors = exported(model, encoders::WeightNaming::wavcaps);
+  io::NamedTensors tensors = exported(model, encoders::WeightNaming::kWavCaps);
   tensors.emplace_back("temp", torch::full({}, 0.07));
   tensors.emplace_back("text_proj.0.weight", torch::zeros({6, 5}));
   const fs::path dir = tmp / "wavcaps";
@@ -574,7 +574,7 @@ TEST(ClapAudioEncoderFolder, WavCapsCheckpointWithInferredSizes) {
   EXPECT_EQ(encoder.sample_rate(), 32000);
   EXPECT_EQ(encoder.clip_samples(), 320000);
   EXPECT_EQ(encoder.embedding_dim(), 6);
-  EXPECT_EQ(encoder.padding(), encoders::ClipPadding::zeros_at_end);
+  EXPECT_EQ(encoder.padding(), encoders::ClipPadding::kZerosAtEnd);
   EXPECT_EQ(encoder.config().summary(), tiny_wide_grid_config().summary());
   EXPECT_NE(encoder.fingerprint().find("HTSAT_BERT_zero_shot.pt"), std::string::npos) << encoder.fingerprint();
   EXPECT_NE(encoder.fingerprint().find("wavcaps"), std::string::npos) << encoder.fingerprint();
@@ -592,10 +592,10 @@ TEST(ClapAudioEncoderFolder, WavCapsCheckpointWithInferredSizes) {
   // The checkpoint path itself works too.
   EXPECT_TRUE(torch::equal(encoders::ClapAudioEncoder(dir / "HTSAT_BERT_zero_shot.pt").embed(clips), embeds));
   // A LAION-AI/CLAP checkpoint given the same way gets the 48 kHz front end.
-  write_checkpoint_folder(tmp / "laion", "630k-audioset-best.pt", exported(model, encoders::WeightNaming::laion));
+  write_checkpoint_folder(tmp / "laion", "630k-audioset-best.pt", exported(model, encoders::WeightNaming::kLaion));
   encoders::ClapAudioEncoder laion(tmp / "laion");
   EXPECT_EQ(laion.sample_rate(), 48000);
-  EXPECT_EQ(laion.padding(), encoders::ClipPadding::repeat_then_zeros);
+  EXPECT_EQ(laion.padding(), encoders::ClipPadding::kRepeatThenZeros);
   // Shape errors in a checkpoint name it and the tensor.
   find(tensors, "audio_proj.0.weight") = torch::zeros({6, 31});
   write_checkpoint_folder(tmp / "broken", "HTSAT_BERT_zero_shot.pt", tensors);
@@ -609,8 +609,8 @@ TEST(ClapAudioGolden, WavCapsHtsatFromGoldenLogMels) {
   const fs::path dir = golden_clap_dir() / "wavcaps_htsat_tiny";
   AVGZSL_SKIP_WITHOUT(dir);
   const encoders::PretrainedWeights weights(dir / "model.safetensors");
-  ASSERT_EQ(encoders::detect_clap_audio_naming(weights), encoders::WeightNaming::wavcaps);
-  encoders::ClapAudioModel model = encoders::load_clap_audio_model(weights, encoders::WeightNaming::wavcaps);
+  ASSERT_EQ(encoders::detect_clap_audio_naming(weights), encoders::WeightNaming::kWavCaps);
+  encoders::ClapAudioModel model = encoders::load_clap_audio_model(weights, encoders::WeightNaming::kWavCaps);
   const encoders::HtsatConfig& c = model->config();
   EXPECT_EQ(c.embed_dim, 6);
   EXPECT_EQ(c.depths, (std::vector<int64_t>{2, 2, 2, 2}));
@@ -637,7 +637,7 @@ TEST(ClapAudioGolden, WavCapsEndToEndFromFlac) {
   const fs::path dir = golden_clap_dir() / "wavcaps_htsat_tiny";
   AVGZSL_SKIP_WITHOUT(dir);
   const encoders::PretrainedWeights weights(dir / "model.safetensors");
-  encoders::ClapAudioEncoder encoder(encoders::load_clap_audio_model(weights, encoders::WeightNaming::wavcaps), encoders::ClapAudioFrontEnd::wavcaps(),
+  encoders::ClapAudioEncoder encoder(encoders::load_clap_audio_model(weights, encoders::WeightNaming::kWavCaps), encoders::ClapAudioFrontEnd::wavcaps(),
                            "wavcaps_htsat_tiny");
   const io::SafetensorsFile cases(dir / "cases.safetensors");
   const auto clips = golden_waveforms(dir, 32000);
@@ -658,9 +658,9 @@ TEST(ClapAudioGolden, HuggingFaceHtsatFromGoldenInputFeatures) {
   const encoders::HtsatConfig config = encoders::HtsatConfig::from_hf_file(dir / "config.json");
   EXPECT_EQ(config.projection_dim, 16);
   const encoders::PretrainedWeights weights(dir / "model.safetensors");
-  ASSERT_EQ(encoders::detect_clap_audio_naming(weights), encoders::WeightNaming::hugging_face);
-  encoders::ClapAudioModel model = encoders::load_clap_audio_model(weights, encoders::WeightNaming::hugging_face, config);
-  EXPECT_EQ(encoders::HtsatConfig::infer_from_weights(weights, encoders::WeightNaming::hugging_face).summary(), config.summary());
+  ASSERT_EQ(encoders::detect_clap_audio_naming(weights), encoders::WeightNaming::kHuggingFace);
+  encoders::ClapAudioModel model = encoders::load_clap_audio_model(weights, encoders::WeightNaming::kHuggingFace, config);
+  EXPECT_EQ(encoders::HtsatConfig::infer_from_weights(weights, encoders::WeightNaming::kHuggingFace).summary(), config.summary());
   const io::SafetensorsFile cases(dir / "cases.safetensors");
   torch::NoGradGuard no_grad;
   const torch::Tensor features = cases.tensor("input_features", torch::kFloat32);
@@ -680,8 +680,8 @@ TEST(ClapAudioGolden, LaionNamedCheckpointMatchesItsHuggingFacePort) {
   const fs::path dir = golden_clap_dir() / "laion_htsat_tiny";
   AVGZSL_SKIP_WITHOUT(dir);
   const encoders::PretrainedWeights weights(dir / "laion_model.safetensors");
-  ASSERT_EQ(encoders::detect_clap_audio_naming(weights), encoders::WeightNaming::laion);
-  encoders::ClapAudioModel model = encoders::load_clap_audio_model(weights, encoders::WeightNaming::laion);  // sizes inferred
+  ASSERT_EQ(encoders::detect_clap_audio_naming(weights), encoders::WeightNaming::kLaion);
+  encoders::ClapAudioModel model = encoders::load_clap_audio_model(weights, encoders::WeightNaming::kLaion);  // sizes inferred
   EXPECT_EQ(model->config().summary(), encoders::HtsatConfig::from_hf_file(dir / "config.json").summary());
   const io::SafetensorsFile cases(dir / "cases.safetensors");
   torch::NoGradGuard no_grad;

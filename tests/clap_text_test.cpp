@@ -174,7 +174,7 @@ TEST(ClapTextConfig, DefaultsAreTransformers) {
   EXPECT_EQ(bert.type_vocab_size, 2);
   EXPECT_EQ(bert.pad_token_id, 0);
   EXPECT_DOUBLE_EQ(bert.layer_norm_eps, 1e-12);
-  EXPECT_EQ(bert.position_ids, encoders::PositionIdStyle::bert);
+  EXPECT_EQ(bert.position_ids, encoders::PositionIdStyle::kBert);
   EXPECT_EQ(bert.max_tokens(), 512);
 
   // ClapConfig() with nothing given: ClapTextConfig's defaults, projection 512 relu.
@@ -185,11 +185,11 @@ TEST(ClapTextConfig, DefaultsAreTransformers) {
   EXPECT_EQ(clap.text.pad_token_id, 1);
   EXPECT_EQ(clap.text.hidden_act, "gelu");
   EXPECT_DOUBLE_EQ(clap.text.layer_norm_eps, 1e-12);
-  EXPECT_EQ(clap.text.position_ids, encoders::PositionIdStyle::roberta);
+  EXPECT_EQ(clap.text.position_ids, encoders::PositionIdStyle::kRoberta);
   EXPECT_EQ(clap.text.max_tokens(), 512);
   EXPECT_EQ(clap.projection_dim, 512);
   EXPECT_EQ(clap.projection_hidden_act, "relu");
-  EXPECT_EQ(clap.pooling, encoders::ClapTextPooling::pooler_output);
+  EXPECT_EQ(clap.pooling, encoders::ClapTextPooling::kPoolerOutput);
 }
 
 TEST(ClapTextConfig, TopLevelProjectionOverridesTheTextConfig) {
@@ -232,7 +232,7 @@ TEST(ClapTextReference, BertHiddenStatesAndPooler) {
 
 TEST(ClapTextReference, RobertaPositionIdsHiddenStatesAndPooler) {
   const encoders::ClapTextTowerConfig config = clap_reference_config();
-  EXPECT_EQ(config.text.position_ids, encoders::PositionIdStyle::roberta);
+  EXPECT_EQ(config.text.position_ids, encoders::PositionIdStyle::kRoberta);
   encoders::TextTransformer model(config.text);
   encoders::PretrainedWeights(reference().path()).load_into(*model, "roberta.");
   model->eval();
@@ -361,7 +361,7 @@ TEST(ClapTextWavCaps, EncodesLikeTheReference) {
     encoders::ClapTextEncoder encoder(given);
     EXPECT_EQ(encoder.embedding_dim(), 12);
     EXPECT_EQ(encoder.max_length(), 20);  // min(30, 20 positions)
-    EXPECT_EQ(encoder.tower()->config().pooling, encoders::ClapTextPooling::cls_token);
+    EXPECT_EQ(encoder.tower()->config().pooling, encoders::ClapTextPooling::kClsToken);
     const torch::Tensor embeddings = encoder.encode_ids(rows_of("bert"));
     EXPECT_LT(max_abs_diff(embeddings, fixture_tensor("bert_expected.cls_embedding")), kTolerance);
     EXPECT_NE(encoder.fingerprint().find("wavcaps"), std::string::npos) << encoder.fingerprint();

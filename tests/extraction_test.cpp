@@ -37,51 +37,6 @@ void write_text(const fs::path& path, const std::string& text) {
   std::ofstream(path) << text;
 }
 
-TEST(VideoList, FolderLayoutIsSortedAndCsvPathsAreRelativeToTheCsv) {
-  TempDir tmp;
-  for (const char* f : {"B/v_b2.mp4", "B/v_b1.avi", "A/sub/v_a1.MKV", "A/notes.txt"}) write_text(tmp / "videos" / f, "x");
-  const std::vector<extraction::VideoEntry> videos = extraction::list_videos(tmp / "videos");
-  ASSERT_EQ(videos.size(), 3u);
-  EXPECT_EQ(videos[0].id, "v_a1");
-  EXPECT_EQ(videos[0].label, "A");
-  EXPECT_EQ(videos[1].id, "v_b1");
-  EXPECT_EQ(videos[2].id, "v_b2");
-
-  write_text(tmp / "list.csv", "path,label\nclips/x.mp4,playing guitar\n/abs/y.webm,\"dog, barking\"\n");
-  const std::vector<extraction::VideoEntry> listed = extraction::list_videos(tmp / "list.csv");
-  ASSERT_EQ(listed.size(), 2u);
-  EXPECT_EQ(listed[0].path, tmp / "clips/x.mp4");
-  EXPECT_EQ(listed[1].path, fs::path("/abs/y.webm"));
-  EXPECT_EQ(listed[1].label, "dog, barking");
-
-  write_text(tmp / "dup.csv", "path,label\na/x.mp4,A\nb/x.avi,B\n");
-  EXPECT_NE(error_of([&] { extraction::list_videos(tmp / "dup.csv"); }).find("two videos share the id 'x'"), std::string::npos);
-  write_text(tmp / "nolabel.csv", "path,class\na.mp4,A\n");
-  EXPECT_NE(error_of([&] { extraction::list_videos(tmp / "nolabel.csv"); }).find("label"), std::string::npos);
-  write_text(tmp / "empty_label.csv", "path,label\na.mp4,\n");
-  EXPECT_NE(error_of([&] { extraction::list_videos(tmp / "empty_label.csv"); }).find("line 2: empty label"), std::string::npos);
-  EXPECT_NE(error_of([&] { extraction::list_videos(tmp / "absent"); }).find("no such folder or CSV file"), std::string::npos);
-}
-
-TEST(VideoList, ShardsPartitionTheVideosStably) {
-  EXPECT_EQ(util::stable_hash(""), 14695981039346656037ull);  // FNV-1a 64 offset basis
-  EXPECT_EQ(util::stable_hash("a"), 0xaf63dc4c8601ec8cull);  // published FNV-1a test vector
-  std::vector<int> sizes(4, 0);
-  for (int i = 0; i < 400; ++i) {
-    int owners = 0;
-    for (int k = 1; k <= 4; ++k) {
-      if (extraction::ShardSpec{k, 4}.contains("video_" + std::to_string(i))) {
-        ++owners;
-        ++sizes[k - 1];
-      }
-    }
-    EXPECT_EQ(owners, 1);
-  }
-  for (int s : sizes) EXPECT_GT(s, 60);  // about 100 each
-  EXPECT_EQ(extraction::parse_shard("3/8").index, 3);
-  for (const char* bad : {"0/2", "3/2", "1", "a/b", "1/2x", "-1/2"}) EXPECT_THROW(extraction::parse_shard(bad), std::invalid_argument) << bad;
-}
-
 TEST(ClassText, BuiltInTemplatesAreTheReferenceSets) {
   EXPECT_EQ(encoders::builtin_prompt_templates("ucf", "clip").templates.size(), 48u);
   EXPECT_EQ(encoders::builtin_prompt_templates("ucf", "clap").templates.size(), 30u);
@@ -126,50 +81,6 @@ TEST(ClassText, DisplayNamesFromFolderNames) {
   EXPECT_EQ(encoders::display_name_from_folder("YoYo"), "yo yo");
   EXPECT_EQ(encoders::display_name_from_folder("UFOSighting"), "ufo sighting");
   EXPECT_EQ(encoders::display_name_from_folder("Rowing"), "rowing");
-}
-
-std::vector<std::pair<std::string, std::string>> videos_of(const std::string& label, int n) {
-  std::vector<std::pair<std::string, std::string>> v;
-  for (int i = 0; i < n; ++i) v.emplace_back(label + "_" + std::to_string(i), label);
-  return v;
-}
-
-TEST(SplitPlan, AutomaticPlanCoversTheProtocol) {
-  std::vector<std::string> classes;
-  for (int c = 0; c < 10; ++c) classes.push_back("class" + std::to_string(c));
-  const extraction::SplitPlan plan = extraction::automatic_split_plan(classes);
-  EXPECT_EQ(plan.class_splits.at("stage_1_train").size(), 6u);
-  EXPECT_EQ(plan.class_splits.at("stage_1_val_unseen").size(), 2u);
-  EXPECT_EQ(plan.class_splits.at("stage_2_test_unseen").size(), 2u);
-  EXPECT_EQ(plan.class_splits.at("stage_2_train").size(), 8u);
-  const std::string train_class = plan.class_splits.at("stage_1_train").front();
-  std::map<std::string, int> counts;
-  for (const auto& [id, split] : plan.assign(videos_of(train_class, 30))) ++counts[split];
-  EXPECT_EQ(counts["stage_1_train"], 24);
-  EXPECT_EQ(counts["stage_1_val_seen"], 3);
-  EXPECT_EQ(counts["stage_2_test_seen"], 3);
-  EXPECT_EQ(plan.assign(videos_of(train_class, 30)), plan.assign(videos_of(train_class, 30)));  // deterministic
-  EXPECT_THROW(extraction::automatic_split_plan({"a", "b"}), std::invalid_argument);
-}
-
-TEST(SplitPlan, FolderWithVideoListsFollowsTheLists) {
-  TempDir tmp;
-  write_text(tmp / "s/stage_1_train.txt", "A\nB\n");
-  write_text(tmp / "s/stage_1_val_unseen.txt", "C\n");
-  write_text(tmp / "s/stage_2_test_unseen.txt", "D\n");
-  write_text(tmp / "s/stage_1_train.csv", "filename,label\nA_1,A\nB_1.mp4,B\n");
-  write_text(tmp / "s/stage_2_test_unseen.csv", "filename,label\nD_1,D\n");
-  const extraction::SplitPlan plan = extraction::read_split_plan(tmp / "s", {"A", "B", "C", "D"});
-  EXPECT_EQ(plan.class_splits.at("stage_2_train"), (std::vector<std::string>{"A", "B", "C"}));
-  const auto assigned = plan.assign({{"A_1", "A"}, {"B_1", "B"}, {"D_1", "D"}, {"A_2", "A"}});
-  EXPECT_EQ(assigned.at("B_1"), "stage_1_train");
-  EXPECT_EQ(assigned.at("D_1"), "stage_2_test_unseen");
-  EXPECT_EQ(assigned.count("A_2"), 0u);  // listed nowhere: left out, as the reference does
-  EXPECT_NE(error_of([&] { extraction::read_split_plan(tmp / "s", {"A", "B", "C"}); }).find("stage_2_test_unseen.txt: line 1: class 'D'"),
-            std::string::npos);
-  fs::remove(tmp / "s/stage_1_val_unseen.txt");
-  EXPECT_NE(error_of([&] { extraction::read_split_plan(tmp / "s", {"A", "B", "C", "D"}); }).find("stage_1_val_unseen.txt: missing"),
-            std::string::npos);
 }
 
 // Videos of 4 colour classes, 5 each; one broken file; one video without audio.

@@ -105,7 +105,7 @@ double tone_amplitude(const std::vector<float>& x, double rate, double frequency
 class MediaTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    set_ffmpeg_log_level(FfmpegLogLevel::quiet);
+    set_ffmpeg_log_level(FfmpegLogLevel::kQuiet);
     char pattern[] = "/tmp/avgzsl_media_test_XXXXXX";
     if (::mkdtemp(pattern)) dir_ = pattern;
     std::error_code ec;

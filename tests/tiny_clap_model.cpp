@@ -64,7 +64,7 @@ void write_random_hf_clap_dir(const fs::path& dir, const encoders::HtsatConfig& 
 
   torch::manual_seed(seed);
   encoders::ClapAudioModel audio_model(audio);
-  io::NamedTensors tensors = encoders::clap_audio_named_tensors(*audio_model, encoders::WeightNaming::hugging_face);
+  io::NamedTensors tensors = encoders::clap_audio_named_tensors(*audio_model, encoders::WeightNaming::kHuggingFace);
   encoders::ClapTextTower text(encoders::ClapTextTowerConfig::from_clap_json(config, "tiny"));
   add_with_prefix(tensors, encoders::kHfClapTextPrefix, *text->transformer);
   add_with_prefix(tensors, encoders::kHfClapProjectionPrefix, *text->projection);
@@ -90,7 +90,7 @@ void write_tiny_wavcaps_dir(const fs::path& dir, uint64_t seed) {
   torch::manual_seed(seed);
   encoders::HtsatConfig audio = tiny_htsat();
   encoders::ClapAudioModel audio_model(audio);
-  io::NamedTensors tensors = encoders::clap_audio_named_tensors(*audio_model, encoders::WeightNaming::wavcaps);
+  io::NamedTensors tensors = encoders::clap_audio_named_tensors(*audio_model, encoders::WeightNaming::kWavCaps);
   encoders::ClapTextTower text(encoders::ClapTextTowerConfig::wavcaps(
       encoders::TextTransformerConfig::from_json(bert, encoders::TextTransformerConfig::bert_base_uncased(), "tiny"),
       audio.projection_dim));

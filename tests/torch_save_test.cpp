@@ -279,8 +279,8 @@ TEST(TorchSaveGolden, WavCapsCheckpointAsPretrainSavesIt) {
     SCOPED_TRACE(folder);
     const encoders::PretrainedWeights weights(golden_resaved(folder) / "HTSAT_BERT_zero_shot.pt");
     expect_weights_match(weights, golden / "model.safetensors");
-    ASSERT_EQ(encoders::detect_clap_audio_naming(weights), encoders::WeightNaming::wavcaps);
-    encoders::ClapAudioModel model = encoders::load_clap_audio_model(weights, encoders::WeightNaming::wavcaps);
+    ASSERT_EQ(encoders::detect_clap_audio_naming(weights), encoders::WeightNaming::kWavCaps);
+    encoders::ClapAudioModel model = encoders::load_clap_audio_model(weights, encoders::WeightNaming::kWavCaps);
     const torch::Tensor mel = cases.tensor("logmel", torch::kFloat32);
     EXPECT_LT(max_diff(model->embed(mel), cases.tensor("audio_embeds", torch::kFloat32)), 1e-4);
   }
@@ -295,7 +295,7 @@ TEST(TorchSaveGolden, LaionCheckpointWithDistributedPrefixes) {
     SCOPED_TRACE(folder);
     const encoders::PretrainedWeights weights(golden_resaved(folder) / "laion_tiny.pt");
     expect_weights_match(weights, golden / "laion_model.safetensors");
-    encoders::ClapAudioModel model = encoders::load_clap_audio_model(weights, encoders::WeightNaming::laion);
+    encoders::ClapAudioModel model = encoders::load_clap_audio_model(weights, encoders::WeightNaming::kLaion);
     const torch::Tensor features = cases.tensor("input_features", torch::kFloat32);
     EXPECT_LT(max_diff(model->embed(features), cases.tensor("hf_audio_embeds_normalized", torch::kFloat32)), 1e-4);
   }
@@ -309,7 +309,7 @@ TEST(TorchSaveGolden, HuggingFaceClapBin) {
   const encoders::PretrainedWeights weights(dir / "pytorch_model.bin");
   expect_weights_match(weights, golden / "model.safetensors");
   torch::NoGradGuard no_grad;
-  encoders::ClapAudioModel model = encoders::load_clap_audio_model(weights, encoders::WeightNaming::hugging_face,
+  encoders::ClapAudioModel model = encoders::load_clap_audio_model(weights, encoders::WeightNaming::kHuggingFace,
                                                                encoders::HtsatConfig::from_hf_file(dir / "config.json"));
   const torch::Tensor features = cases.tensor("input_features", torch::kFloat32);
   EXPECT_LT(max_diff(model->embed(features), cases.tensor("hf_audio_embeds_normalized", torch::kFloat32)), 1e-4);

@@ -7,7 +7,10 @@
 #include <fstream>
 
 #include "avgzsl/data/synthetic.h"
+#include "avgzsl/data/class_names.h"
+#include "avgzsl/gzsl/training_free.h"
 #include "avgzsl/prediction/zero_shot_prediction.h"
+#include "avgzsl/training/training_free_baseline.h"
 #include "temp_dir.h"
 
 namespace avgzsl::prediction {
@@ -22,18 +25,18 @@ TEST(TrainingFree, FusesSoftmaxOfScaledCosinesAsComputedByHand) {
   // Row 0 has audio; row 1 is a video without an audio track (zero row); scale must not matter.
   const torch::Tensor visual = torch::tensor({2.0, 0.0, 1.0, 0.0}, torch::kFloat32).view({2, 2});
   const torch::Tensor audio = torch::tensor({0.0, 3.0, 0.0, 0.0}, torch::kFloat32).view({2, 2});
-  const torch::Tensor p = prediction::training_free_probabilities(visual, clip_text, audio, clap_text);
+  const torch::Tensor p = gzsl::training_free_probabilities(visual, clip_text, audio, clap_text);
   const double pv0 = 1 / (1 + std::exp(-1.0)), pa1 = 1 / (1 + std::exp(-100.0));
   EXPECT_NEAR(p[0][0].item<double>(), (pv0 + (1 - pa1)) / 2, 1e-5);
   EXPECT_NEAR(p[0][1].item<double>(), ((1 - pv0) + pa1) / 2, 1e-5);
   EXPECT_NEAR(p[1][0].item<double>(), pv0, 1e-5);  // frames alone
   EXPECT_NEAR(p[1][1].item<double>(), 1 - pv0, 1e-5);
   // One modality alone is its own softmax.
-  const torch::Tensor only_visual = prediction::training_free_probabilities(visual, clip_text, torch::Tensor(), torch::Tensor());
+  const torch::Tensor only_visual = gzsl::training_free_probabilities(visual, clip_text, torch::Tensor(), torch::Tensor());
   EXPECT_NEAR(only_visual[0][0].item<double>(), pv0, 1e-5);
-  const torch::Tensor only_audio = prediction::training_free_probabilities(torch::Tensor(), torch::Tensor(), audio, clap_text);
+  const torch::Tensor only_audio = gzsl::training_free_probabilities(torch::Tensor(), torch::Tensor(), audio, clap_text);
   EXPECT_NEAR(only_audio[0][1].item<double>(), pa1, 1e-5);
-  EXPECT_THROW(prediction::training_free_probabilities(torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()),
+  EXPECT_THROW(gzsl::training_free_probabilities(torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()),
                std::invalid_argument);
 }
 
@@ -60,7 +63,7 @@ data::Dataset aligned_dataset(double noise, bool with_audio) {
 
 TEST(TrainingFree, ProtocolFindsClassesWhoseTextTheFeaturesAre) {
   for (bool with_audio : {true, false}) {
-    const training::ProtocolSummary s = prediction::evaluate_training_free(aligned_dataset(0.01, with_audio));
+    const training::ProtocolSummary s = training::evaluate_training_free(aligned_dataset(0.01, with_audio));
     EXPECT_EQ(s.best_epoch, -1);
     EXPECT_GT(s.test.seen, 0.99) << with_audio;
     EXPECT_GT(s.test.unseen, 0.99) << with_audio;
@@ -75,7 +78,7 @@ TEST(TrainingFree, RefusesFeaturesWithoutMatchingClassText) {
   options.visual_dim = 32;  // CLIP text stays 512-d: not comparable
   const data::Dataset d = data::make_synthetic_dataset(options);
   try {
-    prediction::evaluate_training_free(d);
+    training::evaluate_training_free(d);
     FAIL() << "expected an error";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("visual features (32-d)"), std::string::npos) << e.what();
@@ -83,16 +86,16 @@ TEST(TrainingFree, RefusesFeaturesWithoutMatchingClassText) {
 }
 
 TEST(ClassLists, CommaSeparatedAndFileFormsAreTrimmedAndChecked) {
-  EXPECT_EQ(prediction::parse_class_list(" playing guitar,dog barking ,rain"),
+  EXPECT_EQ(data::parse_class_list(" playing guitar,dog barking ,rain"),
             (std::vector<std::string>{"playing guitar", "dog barking", "rain"}));
-  EXPECT_THROW(prediction::parse_class_list("a,,b"), std::invalid_argument);
-  EXPECT_THROW(prediction::parse_class_list("a,b,"), std::invalid_argument);
-  EXPECT_THROW(prediction::parse_class_list("a,b,a"), std::invalid_argument);
+  EXPECT_THROW(data::parse_class_list("a,,b"), std::invalid_argument);
+  EXPECT_THROW(data::parse_class_list("a,b,"), std::invalid_argument);
+  EXPECT_THROW(data::parse_class_list("a,b,a"), std::invalid_argument);
   testing::TempDir dir;
   const auto file = dir.path() / "classes.txt";
   std::ofstream(file) << "# my classes\nplaying guitar\r\n\n  dog barking  \n";
-  EXPECT_EQ(prediction::read_class_file(file), (std::vector<std::string>{"playing guitar", "dog barking"}));
-  EXPECT_THROW(prediction::read_class_file(dir.path() / "missing.txt"), std::invalid_argument);
+  EXPECT_EQ(data::read_class_file(file), (std::vector<std::string>{"playing guitar", "dog barking"}));
+  EXPECT_THROW(data::read_class_file(dir.path() / "missing.txt"), std::invalid_argument);
 }
 
 }  // namespace

@@ -18,4 +18,13 @@ nlohmann::json read_config_file(const std::filesystem::path& path) {
   }
 }
 
+const nlohmann::json& config_section(const nlohmann::json& j, const std::string& name) {
+  static const nlohmann::json empty = nlohmann::json::object();
+  for (const std::string& key : {name, name + "_dict"}) {
+    const auto it = j.find(key);
+    if (it != j.end() && it->is_object()) return *it;
+  }
+  return empty;
+}
+
 }  // namespace avgzsl::encoders

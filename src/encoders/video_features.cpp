@@ -8,13 +8,14 @@
 #include "avgzsl/media/video_decoder.h"
 #include "avgzsl/encoders/clap/clap_encoder.h"
 #include "avgzsl/encoders/clip/clip_encoder.h"
+#include "avgzsl/util/option_error.h"
 
 namespace avgzsl::encoders {
 
 FramePixels parse_frame_pixels(const std::string& text) {
   if (text == "standard") return FramePixels::kStandard;
   if (text == "reference") return FramePixels::kReference;
-  throw std::invalid_argument("--frame-pixels: expected standard or reference, got '" + text + "'");
+  throw util::OptionError("frame-pixels", "the frame pixels", ": expected standard or reference, got '" + text + "'");
 }
 
 std::string to_string(FramePixels pixels) { return pixels == FramePixels::kReference ? "reference" : "standard"; }
@@ -22,7 +23,7 @@ std::string to_string(FramePixels pixels) { return pixels == FramePixels::kRefer
 MissingAudio parse_missing_audio(const std::string& text) {
   if (text == "skip") return MissingAudio::kSkip;
   if (text == "zero") return MissingAudio::kZero;
-  throw std::invalid_argument("--missing-audio: expected skip or zero, got '" + text + "'");
+  throw util::OptionError("missing-audio", "the missing-audio policy", ": expected skip or zero, got '" + text + "'");
 }
 
 std::string to_string(MissingAudio policy) { return policy == MissingAudio::kZero ? "zero" : "skip"; }
@@ -38,6 +39,14 @@ void apply_reference_pixels(media::RgbImage& image) {
 }
 
 }  // namespace
+
+LoadedVideoEncoders::LoadedVideoEncoders(const std::filesystem::path& clip_dir, const std::filesystem::path& clap_dir,
+                                         int frames, FramePixels pixels, torch::Device device)
+    : clip_(std::make_unique<ClipEncoder>(clip_dir, device)),
+      clap_(clap_dir.empty() ? nullptr : std::make_unique<ClapEncoder>(clap_dir, device)),
+      view_{clip_.get(), clap_.get(), frames, pixels} {}
+
+LoadedVideoEncoders::~LoadedVideoEncoders() = default;
 
 DecodedVideo decode_for_encoders(const std::filesystem::path& video, const VideoEncoders& encoders) {
   DecodedVideo out;

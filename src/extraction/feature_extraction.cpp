@@ -19,6 +19,7 @@
 #include "avgzsl/encoders/clip/clip_encoder.h"
 #include "avgzsl/util/bounded_queue.h"
 #include "avgzsl/util/progress.h"
+#include "avgzsl/util/option_error.h"
 
 namespace avgzsl::extraction {
 namespace fs = std::filesystem;
@@ -187,9 +188,10 @@ void extract_videos(const ExtractOptions& o, const std::vector<VideoEntry>& vide
 }  // namespace
 
 ExtractSummary run_extraction(const ExtractOptions& o, const util::LineSink& print) {
-  if (o.frames < 1) throw std::invalid_argument("--frames must be at least 1");
-  if (o.decoders < 1) throw std::invalid_argument("--decoders must be at least 1");
-  if (o.batch_size < 1 || o.chunk_size < 1) throw std::invalid_argument("--batch-size and --chunk-size must be positive");
+  if (o.frames < 1) throw util::OptionError("frames", "the number of frames per video", " must be at least 1");
+  if (o.decoders < 1) throw util::OptionError("decoders", "the number of decoding threads", " must be at least 1");
+  if (o.batch_size < 1) throw util::OptionError("batch-size", "the number of frames per encoder call", " must be positive");
+  if (o.chunk_size < 1) throw util::OptionError("chunk-size", "the number of videos per chunk", " must be positive");
   const auto start = std::chrono::steady_clock::now();
   const bool sharded = o.shard.count > 1;
   if (!sharded && fs::exists(o.out / "manifest.json") && !o.replace) {
@@ -207,10 +209,10 @@ ExtractSummary run_extraction(const ExtractOptions& o, const util::LineSink& pri
   const bool with_audio = !o.clap_dir.empty();
   const encoders::PromptTemplates audio_templates = with_audio ? encoders::resolve_audio_prompt_templates(o.templates, o.audio_templates) : encoders::PromptTemplates{};
 
-  encoders::ClipEncoder clip(o.clip_dir, o.device);
-  std::optional<encoders::ClapEncoder> clap;
-  if (with_audio) clap.emplace(o.clap_dir, o.device);
-  const encoders::VideoEncoders encoders{&clip, clap ? &*clap : nullptr, o.frames, o.pixels};
+  const encoders::LoadedVideoEncoders loaded(o.clip_dir, with_audio ? o.clap_dir : fs::path(), o.frames, o.pixels, o.device);
+  const encoders::VideoEncoders& encoders = loaded.view();
+  encoders::ClipEncoder& clip = loaded.clip();
+  encoders::ClapEncoder* const clap = loaded.clap();
   ExtractSummary summary;
   summary.listed = static_cast<int64_t>(videos.size());
   summary.store = store_path_for(o);

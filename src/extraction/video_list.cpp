@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "avgzsl/io/csv_table.h"
+#include "avgzsl/util/option_error.h"
 
 namespace avgzsl::extraction {
 namespace fs = std::filesystem;
@@ -96,10 +97,10 @@ ShardSpec parse_shard(const std::string& text) {
     s.count = std::stoi(text.substr(slash + 1), &used);
     if (used != text.size() - slash - 1) throw std::invalid_argument("");
   } catch (const std::exception&) {
-    throw std::invalid_argument("--shard: expected K/N (e.g. 3/8), got '" + text + "'");
+    throw util::OptionError("shard", "the shard", ": expected K/N (e.g. 3/8), got '" + text + "'");
   }
   if (s.count < 1 || s.index < 1 || s.index > s.count) {
-    throw std::invalid_argument("--shard: K/N needs 1 <= K <= N, got '" + text + "'");
+    throw util::OptionError("shard", "the shard", ": K/N needs 1 <= K <= N, got '" + text + "'");
   }
   return s;
 }

@@ -120,10 +120,10 @@ MediaError::MediaError(const fs::path& path, const std::string& problem)
 
 void set_ffmpeg_log_level(FfmpegLogLevel level) {
   switch (level) {
-    case FfmpegLogLevel::quiet: av_log_set_level(AV_LOG_QUIET); break;
-    case FfmpegLogLevel::error: av_log_set_level(AV_LOG_ERROR); break;
-    case FfmpegLogLevel::warning: av_log_set_level(AV_LOG_WARNING); break;
-    case FfmpegLogLevel::info: av_log_set_level(AV_LOG_INFO); break;
+    case FfmpegLogLevel::kQuiet: av_log_set_level(AV_LOG_QUIET); break;
+    case FfmpegLogLevel::kError: av_log_set_level(AV_LOG_ERROR); break;
+    case FfmpegLogLevel::kWarning: av_log_set_level(AV_LOG_WARNING); break;
+    case FfmpegLogLevel::kInfo: av_log_set_level(AV_LOG_INFO); break;
   }
 }
 

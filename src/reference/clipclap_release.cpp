@@ -320,7 +320,7 @@ torch::Tensor class_text_matrix(const TextEmbeddings& text, const ClassIndex& cl
       for (const auto& m : moved) examples += (examples.empty() ? "" : ", ") + m;
       notes.push_back(fmt::format(
           "{}: under the reference's row rule {} of {} classes get another class's embedding ({}{}); "
-          "--class-text by-name gives each class its own",
+          "the by-name class-text rule (--class-text by-name) gives each class its own",
           path.filename().string(), count, C, examples, count > 3 ? ", ..." : ""));
     }
   }

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <map>
 #include <nlohmann/json.hpp>
+#include "avgzsl/util/option_error.h"
 
 namespace avgzsl::training {
 
@@ -38,7 +39,7 @@ std::vector<AblationVariant> ablation_variants(const TrainConfig& base) {
 
 std::vector<AblationRow> run_ablation(const TrainConfig& base, const data::Dataset& dataset, int seeds,
                                       const util::LineSink& print) {
-  if (seeds < 1) throw std::invalid_argument("--seeds must be at least 1");
+  if (seeds < 1) throw util::OptionError("seeds", "the number of seeds", " must be at least 1");
   std::vector<AblationRow> rows;
   for (auto& v : ablation_variants(base)) rows.push_back({v, {}});
 

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "avgzsl/io/atomic_file.h"
+#include "avgzsl/util/option_error.h"
 
 namespace avgzsl::training {
 using nlohmann::json;
@@ -28,21 +29,23 @@ void TrainConfig::apply_paper_defaults(const std::string& dataset_name) {
 }
 
 void TrainConfig::validate() const {
-  auto require = [](bool ok, const std::string& what) {
-    if (!ok) throw std::invalid_argument(what);
+  // Keys are the option names (and config-file keys); the CLI shows them as flags.
+  auto require = [](bool ok, const char* option, const char* meaning, const std::string& problem) {
+    if (!ok) throw util::OptionError(option, meaning, problem);
   };
-  require(stage == "1" || stage == "2" || stage == "all", "--stage must be 1, 2 or all, got '" + stage + "'");
-  require(epochs >= 0, "--epochs must be positive");
-  require(lr >= 0 && lr < 10, "--lr must be positive");
-  require(batch_size >= 2, "--batch-size must be at least 2 (BatchNorm needs two samples)");
-  require(batches_per_epoch >= 1, "--batches-per-epoch must be at least 1");
-  require(threads >= 0, "--threads must be 0 (all cores) or positive");
-  require(weight_decay >= 0, "weight-decay must be non-negative");
-  require(plateau_patience >= 0, "plateau-patience must be non-negative");
-  require(plateau_factor > 0 && plateau_factor < 1, "plateau-factor must be in (0, 1)");
-  require(hidden_dim > 0 && embedding_dim > 0, "hidden-dim and embedding-dim must be positive");
-  require(dropout >= 0 && dropout < 1, "dropout must be in [0, 1)");
-  require(losses.cross_entropy || losses.regression || losses.reconstruction, "--losses must name at least one loss");
+  require(stage == "1" || stage == "2" || stage == "all", "stage", "the stage", " must be 1, 2 or all, got '" + stage + "'");
+  require(epochs >= 0, "epochs", "the number of epochs", " must be positive");
+  require(lr >= 0 && lr < 10, "lr", "the learning rate", " must be positive");
+  require(batch_size >= 2, "batch-size", "the batch size", " must be at least 2 (BatchNorm needs two samples)");
+  require(batches_per_epoch >= 1, "batches-per-epoch", "the number of batches per epoch", " must be at least 1");
+  require(threads >= 0, "threads", "the thread count", " must be 0 (all cores) or positive");
+  require(weight_decay >= 0, "weight-decay", "the weight decay", " must be non-negative");
+  require(plateau_patience >= 0, "plateau-patience", "the plateau patience", " must be non-negative");
+  require(plateau_factor > 0 && plateau_factor < 1, "plateau-factor", "the plateau factor", " must be in (0, 1)");
+  require(hidden_dim > 0, "hidden-dim", "the hidden width", " must be positive");
+  require(embedding_dim > 0, "embedding-dim", "the embedding size", " must be positive");
+  require(dropout >= 0 && dropout < 1, "dropout", "the dropout", " must be in [0, 1)");
+  require(losses.cross_entropy || losses.regression || losses.reconstruction, "losses", "the loss list", " must name at least one loss");
 }
 
 gzsl::LossSwitches parse_losses(const std::string& text) {
@@ -58,7 +61,7 @@ gzsl::LossSwitches parse_losses(const std::string& text) {
     else throw std::invalid_argument("unknown loss '" + item + "' in --losses (expected a subset of ce,reg,rec)");
     any = true;
   }
-  if (!any) throw std::invalid_argument("--losses must name at least one of ce, reg, rec");
+  if (!any) throw util::OptionError("losses", "the loss list", " must name at least one of ce, reg, rec");
   return s;
 }
 

@@ -12,6 +12,7 @@
 #include "avgzsl/io/csv_table.h"
 #include "avgzsl/gzsl/clipclap_checkpoint.h"
 #include "avgzsl/reference/reference_checkpoint.h"
+#include "avgzsl/util/option_error.h"
 
 namespace avgzsl::training {
 namespace fs = std::filesystem;
@@ -106,7 +107,7 @@ ProtocolSummary stage1_summary_from(const json& info) {
 }  // namespace
 
 TrainingInputs prepare_training(TrainConfig config) {
-  if (config.data.empty()) throw std::invalid_argument("--data is required");
+  if (config.data.empty()) throw util::OptionError("data", "the dataset directory", " is required");
   config.validate();
   data::Dataset dataset = data::load_dataset(config.data);
   config.apply_paper_defaults(dataset.name);

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include "avgzsl/util/option_error.h"
 
 namespace avgzsl::util {
 
@@ -24,7 +25,7 @@ void set_blas_threads(int threads) {
 }  // namespace
 
 int configure_threads(int threads) {
-  if (threads < 0) throw std::invalid_argument("--threads must be 0 (all cores) or positive, got " + std::to_string(threads));
+  if (threads < 0) throw OptionError("threads", "the thread count", " must be 0 (all cores) or positive, got " + std::to_string(threads));
   if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(threads);
   set_blas_threads(threads);

@@ -25,6 +25,10 @@ void read_config_field(const nlohmann::json& j, const char* key, T& value, const
   }
 }
 
+// The object `j[name]`, or `j[name + "_dict"]` (configs written by old transformers versions),
+// or an empty object when neither is one.
+const nlohmann::json& config_section(const nlohmann::json& j, const std::string& name);
+
 // Throws std::invalid_argument("<where>: field '<key>' must be positive, got N").
 void require_positive_field(int64_t value, const char* key, const std::string& where);
 

@@ -6,6 +6,7 @@
 #include <torch/types.h>
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,6 +41,25 @@ struct VideoEncoders {
   ClapEncoder* clap = nullptr;  // null: visual features only
   int frames = 1;               // evenly spaced frames, embeddings averaged
   FramePixels pixels = FramePixels::kStandard;
+};
+
+// The encoders a job loads, owned together: CLIP always, CLAP when `clap_dir` is not empty.
+class LoadedVideoEncoders {
+ public:
+  LoadedVideoEncoders(const std::filesystem::path& clip_dir, const std::filesystem::path& clap_dir, int frames,
+                      FramePixels pixels, torch::Device device);
+  ~LoadedVideoEncoders();
+  LoadedVideoEncoders(const LoadedVideoEncoders&) = delete;
+  LoadedVideoEncoders& operator=(const LoadedVideoEncoders&) = delete;
+
+  ClipEncoder& clip() const { return *clip_; }
+  ClapEncoder* clap() const { return clap_.get(); }  // null without CLAP
+  const VideoEncoders& view() const { return view_; }
+
+ private:
+  std::unique_ptr<ClipEncoder> clip_;
+  std::unique_ptr<ClapEncoder> clap_;
+  VideoEncoders view_;
 };
 
 struct DecodedVideo {

@@ -120,7 +120,7 @@ std::optional<std::vector<float>> decode_audio_mono(const std::filesystem::path&
 
 // FFmpeg logs to stderr through a process-wide level (broken files make it talkative). This sets
 // that level; it affects every FFmpeg user in the process.
-enum class FfmpegLogLevel { quiet, error, warning, info };
+enum class FfmpegLogLevel { kQuiet, kError, kWarning, kInfo };
 void set_ffmpeg_log_level(FfmpegLogLevel level);
 
 }  // namespace avgzsl::media

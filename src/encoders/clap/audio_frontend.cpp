@@ -31,7 +31,7 @@ torch::Tensor filter_bank_f64(const LogMelConfig& c) {
   auto w = bank.accessor<double, 2>();
   for (int64_t m = 0; m < c.n_mels; ++m) {
     const double left = points[m], centre = points[m + 1], right = points[m + 2];
-    const double norm = c.norm == MelNorm::slaney ? 2.0 / (right - left) : 1.0;
+    const double norm = c.norm == MelNorm::kSlaney ? 2.0 / (right - left) : 1.0;
     for (int64_t k = 0; k < n_freqs; ++k) {
       const double f = static_cast<double>(k) * c.sample_rate / c.n_fft;
       const double rising = (f - left) / (centre - left);
@@ -61,21 +61,21 @@ void LogMelConfig::validate() const {
 std::string LogMelConfig::summary() const {
   std::ostringstream s;
   s << sample_rate << " Hz, n_fft " << n_fft << ", win " << win_length << ", hop " << hop_length << ", " << n_mels
-    << " mels " << f_min << "-" << f_max << " Hz " << (scale == MelScale::slaney ? "slaney" : "htk") << "/"
-    << (norm == MelNorm::slaney ? "slaney" : "none");
+    << " mels " << f_min << "-" << f_max << " Hz " << (scale == MelScale::kSlaney ? "slaney" : "htk") << "/"
+    << (norm == MelNorm::kSlaney ? "slaney" : "none");
   return s.str();
 }
 
 double hz_to_mel(double hz, MelScale scale) {
   using namespace frontend_impl;
-  if (scale == MelScale::htk) return 2595.0 * std::log10(1.0 + hz / 700.0);
+  if (scale == MelScale::kHtk) return 2595.0 * std::log10(1.0 + hz / 700.0);
   if (hz < kSlaneyLogStartHz) return hz / kSlaneyHzPerMel;
   return kSlaneyLogStartMel + std::log(hz / kSlaneyLogStartHz) / kSlaneyLogStep;
 }
 
 double mel_to_hz(double mel, MelScale scale) {
   using namespace frontend_impl;
-  if (scale == MelScale::htk) return 700.0 * (std::pow(10.0, mel / 2595.0) - 1.0);
+  if (scale == MelScale::kHtk) return 700.0 * (std::pow(10.0, mel / 2595.0) - 1.0);
   if (mel < kSlaneyLogStartMel) return mel * kSlaneyHzPerMel;
   return kSlaneyLogStartHz * std::exp(kSlaneyLogStep * (mel - kSlaneyLogStartMel));
 }
@@ -121,13 +121,13 @@ std::vector<float> fit_clip_length(const std::vector<float>& wav, int64_t target
   out.reserve(target);
   if (length > 0) {
     switch (padding) {
-      case ClipPadding::zeros_at_end:
+      case ClipPadding::kZerosAtEnd:
         out = wav;
         break;
-      case ClipPadding::repeat_then_zeros:
+      case ClipPadding::kRepeatThenZeros:
         for (int64_t i = 0; i < target_samples / length; ++i) out.insert(out.end(), wav.begin(), wav.end());
         break;
-      case ClipPadding::repeat:
+      case ClipPadding::kRepeat:
         while (out.size() < target) out.insert(out.end(), wav.begin(), wav.end());
         out.resize(target);
         break;
@@ -139,9 +139,9 @@ std::vector<float> fit_clip_length(const std::vector<float>& wav, int64_t target
 
 std::string to_string(ClipPadding padding) {
   switch (padding) {
-    case ClipPadding::zeros_at_end: return "pad";
-    case ClipPadding::repeat_then_zeros: return "repeatpad";
-    case ClipPadding::repeat: return "repeat";
+    case ClipPadding::kZerosAtEnd: return "pad";
+    case ClipPadding::kRepeatThenZeros: return "repeatpad";
+    case ClipPadding::kRepeat: return "repeat";
   }
   return "?";
 }

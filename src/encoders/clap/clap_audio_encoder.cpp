@@ -33,7 +33,7 @@ torch::Tensor front_end_batch(const std::vector<std::vector<float>>& waveforms, 
 }
 
 std::string model_name(const ClapModelFiles& files) {
-  if (files.family == ClapFamily::wavcaps) return files.weights.filename().string();
+  if (files.family == ClapFamily::kWavCaps) return files.weights.filename().string();
   fs::path dir = files.dir.lexically_normal();
   if (dir.filename().empty()) dir = dir.parent_path();
   if (dir.filename().empty() || dir.filename() == ".") dir = fs::absolute(dir).lexically_normal();
@@ -46,7 +46,7 @@ std::string model_name(const ClapModelFiles& files) {
 ClapAudioFrontEnd ClapAudioFrontEnd::wavcaps() {
   ClapAudioFrontEnd fe;
   fe.log_mel = LogMelConfig{};  // the defaults are WavCaps' inference.yaml
-  fe.padding = ClipPadding::zeros_at_end;
+  fe.padding = ClipPadding::kZerosAtEnd;
   fe.clip_samples = 10 * 32000;
   return fe;
 }
@@ -60,9 +60,9 @@ ClapAudioFrontEnd ClapAudioFrontEnd::hugging_face_default(bool fused) {
   fe.log_mel.f_min = 50;
   fe.log_mel.f_max = 14000;
   fe.log_mel.n_mels = 64;
-  fe.log_mel.scale = fused ? MelScale::htk : MelScale::slaney;
-  fe.log_mel.norm = fused ? MelNorm::none : MelNorm::slaney;
-  fe.padding = ClipPadding::repeat_then_zeros;
+  fe.log_mel.scale = fused ? MelScale::kHtk : MelScale::kSlaney;
+  fe.log_mel.norm = fused ? MelNorm::kNone : MelNorm::kSlaney;
+  fe.padding = ClipPadding::kRepeatThenZeros;
   fe.clip_samples = 10 * 48000;
   return fe;
 }
@@ -108,15 +108,15 @@ ClapAudioFrontEnd ClapAudioFrontEnd::from_hf_preprocessor_file(const std::filesy
     throw std::runtime_error(where + ": unknown truncation '" + truncation + "' (fusion or rand_trunc)");
   }
   // The feature extractor picks its filters by truncation: HTK / no norm for fusion.
-  m.scale = truncation == "fusion" ? MelScale::htk : MelScale::slaney;
-  m.norm = truncation == "fusion" ? MelNorm::none : MelNorm::slaney;
+  m.scale = truncation == "fusion" ? MelScale::kHtk : MelScale::kSlaney;
+  m.norm = truncation == "fusion" ? MelNorm::kNone : MelNorm::kSlaney;
   const std::string padding = get("padding", std::string("repeatpad"));
   if (padding == "repeatpad") {
-    fe.padding = ClipPadding::repeat_then_zeros;
+    fe.padding = ClipPadding::kRepeatThenZeros;
   } else if (padding == "pad") {
-    fe.padding = ClipPadding::zeros_at_end;
+    fe.padding = ClipPadding::kZerosAtEnd;
   } else if (padding == "repeat") {
-    fe.padding = ClipPadding::repeat;
+    fe.padding = ClipPadding::kRepeat;
   } else {
     throw std::runtime_error(where + ": unknown padding '" + padding + "' (repeatpad, pad or repeat)");
   }
@@ -140,13 +140,13 @@ ClapAudioEncoder::ClapAudioEncoder(const std::filesystem::path& model_dir_or_che
   const PretrainedWeights weights(files.weights);
   const WeightNaming naming = detect_clap_audio_naming(weights);
   HtsatConfig config;
-  if (files.family == ClapFamily::hugging_face) {
+  if (files.family == ClapFamily::kHuggingFace) {
     config = HtsatConfig::from_hf_file(files.config);
     front_end_ = files.preprocessor_config.empty() ? ClapAudioFrontEnd::hugging_face_default(config.enable_fusion)
                                                    : ClapAudioFrontEnd::from_hf_preprocessor_file(files.preprocessor_config);
   } else {
     config = HtsatConfig::infer_from_weights(weights, naming);
-    front_end_ = naming == WeightNaming::laion ? ClapAudioFrontEnd::hugging_face_default(config.enable_fusion)
+    front_end_ = naming == WeightNaming::kLaion ? ClapAudioFrontEnd::hugging_face_default(config.enable_fusion)
                                                : ClapAudioFrontEnd::wavcaps();
   }
   model_ = load_clap_audio_model(weights, naming, config);

@@ -31,7 +31,7 @@ bool is_checkpoint_file(const fs::path& p) {
 
 ClapModelFiles wavcaps_files(const fs::path& dir, const fs::path& checkpoint) {
   ClapModelFiles files;
-  files.family = ClapFamily::wavcaps;
+  files.family = ClapFamily::kWavCaps;
   files.dir = dir;
   files.weights = checkpoint;
   files.vocab = dir / "vocab.txt";
@@ -53,7 +53,7 @@ ClapModelFiles wavcaps_files(const fs::path& dir, const fs::path& checkpoint) {
 }  // namespace
 
 std::string to_string(ClapFamily family) {
-  return family == ClapFamily::hugging_face ? "hugging_face" : "wavcaps";
+  return family == ClapFamily::kHuggingFace ? "hugging_face" : "wavcaps";
 }
 
 ClapModelFiles locate_clap_model(const fs::path& dir_or_checkpoint) {
@@ -70,7 +70,7 @@ ClapModelFiles locate_clap_model(const fs::path& dir_or_checkpoint) {
 
   if (fs::exists(dir / "config.json") && model_type_of(dir / "config.json") == "clap") {
     ClapModelFiles files;
-    files.family = ClapFamily::hugging_face;
+    files.family = ClapFamily::kHuggingFace;
     files.dir = dir;
     files.config = dir / "config.json";
     files.weights = dir / "model.safetensors";

@@ -38,17 +38,8 @@ const std::vector<std::string> kHfIgnorable = {"embeddings.position_ids", "embed
 const std::vector<std::string> kWavCapsIgnorable = {"embeddings.position_ids", "embeddings.token_type_ids",
                                                     "pooler.dense.weight", "pooler.dense.bias"};
 
-const json& text_section(const json& j) {
-  static const json empty = json::object();
-  for (const char* key : {"text_config", "text_config_dict"}) {
-    const auto it = j.find(key);
-    if (it != j.end() && it->is_object()) return *it;
-  }
-  return empty;
-}
-
 std::string pooling_name(ClapTextPooling pooling) {
-  return pooling == ClapTextPooling::pooler_output ? "pooler_output" : "cls_token";
+  return pooling == ClapTextPooling::kPoolerOutput ? "pooler_output" : "cls_token";
 }
 
 // The tensor's shape, or a one-line error naming the file and the tensor.
@@ -68,7 +59,7 @@ std::vector<int64_t> shape_of(const PretrainedWeights& weights, const std::strin
 ClapTextTowerConfig ClapTextTowerConfig::from_clap_json(const json& j, const std::string& source) {
   if (!j.is_object()) throw std::invalid_argument(source + ": not a JSON object");
   ClapTextTowerConfig c;
-  const json& text = clap_text::text_section(j);
+  const json& text = config_section(j, "text_config");
   c.text = TextTransformerConfig::from_json(text, TextTransformerConfig::clap_text_defaults(), source + " text_config");
   // ClapConfig.__init__ sets text_config.projection_dim / projection_hidden_act from its own.
   auto read = [&](const json& obj, const char* key, auto& value, const std::string& where) {
@@ -90,7 +81,7 @@ ClapTextTowerConfig ClapTextTowerConfig::from_clap_json(const json& j, const std
   if (!nn::is_supported_activation(c.projection_hidden_act)) {
     throw std::invalid_argument(source + ": unsupported projection_hidden_act '" + c.projection_hidden_act + "'");
   }
-  c.pooling = ClapTextPooling::pooler_output;
+  c.pooling = ClapTextPooling::kPoolerOutput;
   c.text.add_pooling_layer = true;
   c.projection_first = "linear1";
   c.projection_second = "linear2";
@@ -107,7 +98,7 @@ ClapTextTowerConfig ClapTextTowerConfig::wavcaps(const TextTransformerConfig& be
   c.text.add_pooling_layer = false;
   c.projection_dim = embed_size;
   c.projection_hidden_act = "relu";
-  c.pooling = ClapTextPooling::cls_token;
+  c.pooling = ClapTextPooling::kClsToken;
   c.projection_first = "0";
   c.projection_second = "2";
   return c;
@@ -116,7 +107,7 @@ ClapTextTowerConfig ClapTextTowerConfig::wavcaps(const TextTransformerConfig& be
 // --- the tower ----------------------------------------------------------------------------------
 
 ClapTextTowerImpl::ClapTextTowerImpl(const ClapTextTowerConfig& c) : config_(c) {
-  if (c.pooling == ClapTextPooling::pooler_output && !c.text.add_pooling_layer) {
+  if (c.pooling == ClapTextPooling::kPoolerOutput && !c.text.add_pooling_layer) {
     throw std::invalid_argument("CLAP text tower: pooler_output pooling needs the pooling layer");
   }
   transformer = register_module("transformer", TextTransformer(c.text));
@@ -126,7 +117,7 @@ ClapTextTowerImpl::ClapTextTowerImpl(const ClapTextTowerConfig& c) : config_(c) 
 
 torch::Tensor ClapTextTowerImpl::features(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) {
   const torch::Tensor h = transformer(input_ids, attention_mask);  // [B, L, H]
-  const torch::Tensor pooled = config_.pooling == ClapTextPooling::pooler_output
+  const torch::Tensor pooled = config_.pooling == ClapTextPooling::kPoolerOutput
                                    ? transformer->pooler(h)  // tanh(dense(h[:, 0])) [B, H]
                                    : h.select(1, 0);         // [CLS] [B, H]
   return projection(pooled);                                 // [B, D]
@@ -239,7 +230,7 @@ ClapTextEncoder::ClapTextEncoder(const fs::path& model_dir_or_checkpoint, torch:
   m.files = locate_clap_model(model_dir_or_checkpoint);
   m.device = device;
   const PretrainedWeights weights(m.files.weights);
-  if (m.files.family == ClapFamily::hugging_face) {
+  if (m.files.family == ClapFamily::kHuggingFace) {
     m.tower = load_hf_clap_text_tower(m.files.config, weights);
     m.max_length = std::min(clap_text::kHfClapMaxLength, m.tower->config().text.max_tokens());
   } else {
@@ -354,7 +345,7 @@ namespace clap_text {
 TokenizerHandle make_tokenizer(const ClapModelFiles& files) {
   TokenizerHandle handle;
   int64_t vocab_size = 0;
-  if (files.family == ClapFamily::hugging_face) {
+  if (files.family == ClapFamily::kHuggingFace) {
     const auto tokenizer = preprocessing::RobertaTokenizer::from_files(files.vocab, files.merges);
     handle.pad_token_id = tokenizer.pad_token_id();
     vocab_size = tokenizer.vocab_size();

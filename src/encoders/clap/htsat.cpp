@@ -91,9 +91,9 @@ constexpr double kCpuChunkBytes = 16.0 * 1024 * 1024;
 
 const char* encoder_prefix(WeightNaming naming) {
   switch (naming) {
-    case WeightNaming::hugging_face: return "audio_model.audio_encoder.";
-    case WeightNaming::wavcaps: return "audio_encoder.audio_enc.";
-    case WeightNaming::laion: return "audio_branch.";
+    case WeightNaming::kHuggingFace: return "audio_model.audio_encoder.";
+    case WeightNaming::kWavCaps: return "audio_encoder.audio_enc.";
+    case WeightNaming::kLaion: return "audio_branch.";
   }
   return "";
 }
@@ -103,9 +103,9 @@ const char* encoder_prefix(WeightNaming naming) {
 
 std::string to_string(WeightNaming naming) {
   switch (naming) {
-    case WeightNaming::hugging_face: return "hugging_face";
-    case WeightNaming::wavcaps: return "wavcaps";
-    case WeightNaming::laion: return "laion";
+    case WeightNaming::kHuggingFace: return "hugging_face";
+    case WeightNaming::kWavCaps: return "wavcaps";
+    case WeightNaming::kLaion: return "laion";
   }
   return "?";
 }
@@ -189,16 +189,8 @@ HtsatConfig HtsatConfig::from_hf_json(const nlohmann::json& j, const std::string
   std::string where = source;
   const bool whole_clap = j.value("model_type", std::string()) == "clap" || j.contains("audio_config") ||
                           j.contains("audio_config_dict");
-  static const nlohmann::json empty = nlohmann::json::object();
   if (whole_clap) {
-    audio = &empty;
-    for (const char* key : {"audio_config", "audio_config_dict"}) {
-      const auto it = j.find(key);
-      if (it != j.end() && it->is_object()) {
-        audio = &*it;
-        break;
-      }
-    }
+    audio = &config_section(j, "audio_config");
     where = source + " audio_config";
   }
   const nlohmann::json& a = *audio;
@@ -609,7 +601,7 @@ std::optional<PretrainedWeights::Source> clap_audio_file_name(const std::string&
   using util::starts_with;
   const std::string encoder = "audio_encoder.", projection = "audio_projection.";
   PretrainedWeights::Source source;
-  if (naming == WeightNaming::hugging_face) {
+  if (naming == WeightNaming::kHuggingFace) {
     if (util::ends_with(module_tensor, "attn_mask")) return std::nullopt;  // ClapModel computes it
     source.name = util::starts_with(module_tensor, encoder) ? "audio_model." + module_tensor : module_tensor;
     return source;
@@ -617,7 +609,7 @@ std::optional<PretrainedWeights::Source> clap_audio_file_name(const std::string&
   if (util::starts_with(module_tensor, projection)) {
     std::string rest = module_tensor.substr(projection.size());
     (void)(replace_once(rest, "linear1.", "0.") || replace_once(rest, "linear2.", "2."));
-    source.name = (naming == WeightNaming::wavcaps ? "audio_proj." : "audio_projection.") + rest;
+    source.name = (naming == WeightNaming::kWavCaps ? "audio_proj." : "audio_projection.") + rest;
     return source;
   }
   if (!util::starts_with(module_tensor, encoder)) {
@@ -658,13 +650,13 @@ bool is_ignorable_clap_audio_file_tensor(const std::string& name, WeightNaming n
   }
   std::vector<std::string> other;  // the text tower, temperatures
   switch (naming) {
-    case WeightNaming::hugging_face:
+    case WeightNaming::kHuggingFace:
       other = {"text_model.", "text_projection.", "logit_scale"};
       break;
-    case WeightNaming::wavcaps:
+    case WeightNaming::kWavCaps:
       other = {"text_encoder.", "text_proj.", "temp"};
       break;
-    case WeightNaming::laion:
+    case WeightNaming::kLaion:
       other = {"text_branch.", "text_transform.", "text_projection", "transformer.", "token_embedding.",
                "positional_embedding", "ln_final.", "audio_transform.", "logit_scale"};
       break;
@@ -677,7 +669,7 @@ bool is_ignorable_clap_audio_file_tensor(const std::string& name, WeightNaming n
 
 WeightNaming detect_clap_audio_naming(const PretrainedWeights& weights) {
   const std::vector<std::string> names = weights.names();
-  for (WeightNaming naming : {WeightNaming::hugging_face, WeightNaming::wavcaps, WeightNaming::laion}) {
+  for (WeightNaming naming : {WeightNaming::kHuggingFace, WeightNaming::kWavCaps, WeightNaming::kLaion}) {
     const std::string prefix = htsat_impl::encoder_prefix(naming);
     for (const std::string& name : names) {
       if (util::starts_with(name, prefix)) return naming;

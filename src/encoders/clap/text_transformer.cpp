@@ -34,7 +34,7 @@ std::string format_eps(double eps) {
 }  // namespace text_tf
 }  // namespace
 
-std::string to_string(PositionIdStyle style) { return style == PositionIdStyle::bert ? "bert" : "roberta"; }
+std::string to_string(PositionIdStyle style) { return style == PositionIdStyle::kBert ? "bert" : "roberta"; }
 
 TextTransformerConfig TextTransformerConfig::bert_base_uncased() { return TextTransformerConfig{}; }
 
@@ -45,7 +45,7 @@ TextTransformerConfig TextTransformerConfig::clap_text_defaults() {
   c.type_vocab_size = 1;
   c.layer_norm_eps = 1e-12;
   c.pad_token_id = 1;
-  c.position_ids = PositionIdStyle::roberta;
+  c.position_ids = PositionIdStyle::kRoberta;
   return c;
 }
 
@@ -107,7 +107,7 @@ void TextTransformerConfig::validate(const std::string& source) const {
 }
 
 int64_t TextTransformerConfig::max_tokens() const {
-  return position_ids == PositionIdStyle::bert ? max_position_embeddings : max_position_embeddings - pad_token_id - 1;
+  return position_ids == PositionIdStyle::kBert ? max_position_embeddings : max_position_embeddings - pad_token_id - 1;
 }
 
 std::string TextTransformerConfig::summary() const {
@@ -128,7 +128,7 @@ TextTransformerEmbeddingsImpl::TextTransformerEmbeddingsImpl(const TextTransform
 
 torch::Tensor TextTransformerEmbeddingsImpl::position_ids(const torch::Tensor& input_ids) const {
   const int64_t batch = input_ids.size(0), length = input_ids.size(1);
-  if (config_.position_ids == PositionIdStyle::bert) {
+  if (config_.position_ids == PositionIdStyle::kBert) {
     return torch::arange(length, input_ids.options()).unsqueeze(0).expand({batch, length});  // [B, L]
   }
   // RoBERTa: tokens count from pad+1 on; padding keeps pad_token_id.

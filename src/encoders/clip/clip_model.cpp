@@ -39,17 +39,6 @@ void read_encoder(const json& j, ClipEncoderConfig& c, const std::string& where)
   }
 }
 
-// The tower's section: "text_config", or the "text_config_dict" of configs written by old
-// transformers versions.
-const json& section(const json& j, const std::string& name) {
-  static const json empty = json::object();
-  for (const std::string& key : {name, name + "_dict"}) {
-    const auto it = j.find(key);
-    if (it != j.end() && it->is_object()) return *it;
-  }
-  return empty;
-}
-
 }  // namespace
 
 ClipConfig ClipConfig::from_json(const json& j, const std::string& source) {
@@ -69,7 +58,7 @@ ClipConfig ClipConfig::from_json(const json& j, const std::string& source) {
   require_positive_field(c.projection_dim, "projection_dim", source);
 
   const std::string text_where = source + " text_config";
-  const json& text = section(j, "text_config");
+  const json& text = config_section(j, "text_config");
   read_encoder(text, c.text, text_where);
   read_config_field(text, "vocab_size", c.text.vocab_size, text_where);
   read_config_field(text, "max_position_embeddings", c.text.max_position_embeddings, text_where);
@@ -81,7 +70,7 @@ ClipConfig ClipConfig::from_json(const json& j, const std::string& source) {
   }
 
   const std::string vision_where = source + " vision_config";
-  const json& vision = section(j, "vision_config");
+  const json& vision = config_section(j, "vision_config");
   read_encoder(vision, c.vision, vision_where);
   read_config_field(vision, "image_size", c.vision.image_size, vision_where);
   read_config_field(vision, "patch_size", c.vision.patch_size, vision_where);

@@ -19,8 +19,8 @@
 
 namespace avgzsl::encoders {
 
-enum class MelScale { slaney, htk };
-enum class MelNorm { none, slaney };
+enum class MelScale { kSlaney, kHtk };
+enum class MelNorm { kNone, kSlaney };
 
 struct LogMelConfig {
   int sample_rate = 32000;
@@ -30,8 +30,8 @@ struct LogMelConfig {
   double f_min = 50;
   double f_max = 14000;
   int n_mels = 64;
-  MelScale scale = MelScale::slaney;
-  MelNorm norm = MelNorm::slaney;
+  MelScale scale = MelScale::kSlaney;
+  MelNorm norm = MelNorm::kSlaney;
   double amin = 1e-10;  // ref 1, top_db none
 
   // Throws std::invalid_argument naming the field on impossible values.
@@ -55,9 +55,9 @@ torch::Tensor mel_filter_bank(const LogMelConfig& config);
 torch::Tensor log_mel_spectrogram(const torch::Tensor& waveforms, const LogMelConfig& config);
 
 enum class ClipPadding {
-  zeros_at_end,       // gzsl::ClipClap's read_prepare_audio, HF "pad"
-  repeat_then_zeros,  // HF "repeatpad": tile floor(target / len) times, then zeros
-  repeat,             // HF "repeat": tile, then cut at target
+  kZerosAtEnd,       // ClipClap's read_prepare_audio, HF "pad"
+  kRepeatThenZeros,  // HF "repeatpad": tile floor(target / len) times, then zeros
+  kRepeat,           // HF "repeat": tile, then cut at target
 };
 
 // Exactly `target_samples`: shorter clips are padded per `padding` (an empty clip becomes

@@ -31,7 +31,7 @@ namespace avgzsl::encoders {
 // How waveforms become model input: the log-mel settings and the clip length policy.
 struct ClapAudioFrontEnd {
   LogMelConfig log_mel;
-  ClipPadding padding = ClipPadding::zeros_at_end;
+  ClipPadding padding = ClipPadding::kZerosAtEnd;
   int64_t clip_samples = 320000;
 
   // WavCaps inference.yaml with ClipClap's read_prepare_audio (zero padding, 10 s).

@@ -16,10 +16,10 @@
 
 namespace avgzsl::encoders {
 
-enum class ClapFamily { hugging_face, wavcaps };
+enum class ClapFamily { kHuggingFace, kWavCaps };
 
 struct ClapModelFiles {
-  ClapFamily family = ClapFamily::hugging_face;
+  ClapFamily family = ClapFamily::kHuggingFace;
   std::filesystem::path dir;
   std::filesystem::path weights;              // model.safetensors | pytorch_model.bin | the .pt checkpoint
   std::filesystem::path config;               // HF: config.json; WavCaps: BERT's config.json or empty

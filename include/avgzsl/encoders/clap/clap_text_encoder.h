@@ -32,13 +32,13 @@ namespace avgzsl::encoders {
 class PretrainedWeights;
 
 // What feeds the projection: HF CLAP's pooler_output or WavCaps' [CLS] last hidden state.
-enum class ClapTextPooling { pooler_output, cls_token };
+enum class ClapTextPooling { kPoolerOutput, kClsToken };
 
 struct ClapTextTowerConfig {
   TextTransformerConfig text = TextTransformerConfig::clap_text_defaults();
   int64_t projection_dim = 512;
   std::string projection_hidden_act = "relu";
-  ClapTextPooling pooling = ClapTextPooling::pooler_output;
+  ClapTextPooling pooling = ClapTextPooling::kPoolerOutput;
   // Parameter names of the projection's two linear layers: "linear1"/"linear2" (HF) or "0"/"2" (WavCaps).
   std::string projection_first = "linear1";
   std::string projection_second = "linear2";

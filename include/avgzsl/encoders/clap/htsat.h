@@ -44,7 +44,7 @@ namespace avgzsl::encoders {
 //   hugging_face: `audio_model.audio_encoder.*`, `audio_projection.linear1/linear2.*`, split q/k/v
 //   wavcaps:      `audio_encoder.audio_enc.*`, `audio_proj.0/2.*`, fused qkv (WavCaps ASE checkpoints)
 //   laion:        `audio_branch.*`, `audio_projection.0/2.*`, fused qkv (LAION-AI/CLAP checkpoints)
-enum class WeightNaming { hugging_face, wavcaps, laion };
+enum class WeightNaming { kHuggingFace, kWavCaps, kLaion };
 std::string to_string(WeightNaming naming);
 
 struct HtsatConfig {

@@ -33,7 +33,7 @@
 
 namespace avgzsl::encoders {
 
-enum class PositionIdStyle { bert, roberta };
+enum class PositionIdStyle { kBert, kRoberta };
 
 struct TextTransformerConfig {
   // Defaults: bert-base-uncased (= transformers' BertConfig defaults).
@@ -47,7 +47,7 @@ struct TextTransformerConfig {
   int64_t type_vocab_size = 2;
   double layer_norm_eps = 1e-12;
   int64_t pad_token_id = 0;
-  PositionIdStyle position_ids = PositionIdStyle::bert;
+  PositionIdStyle position_ids = PositionIdStyle::kBert;
   // BertModel(add_pooling_layer=...): WavCaps builds its BERT without the pooler.
   bool add_pooling_layer = true;
 

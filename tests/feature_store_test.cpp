@@ -1,0 +1,83 @@
+// The resumable feature store of an extract job, on its own: chunks written and read back,
+// resuming, a different job refused, class text, and a corrupt chunk named.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <fstream>
+
+#include "avgzsl/extraction/feature_store.h"
+#include "error_text.h"
+#include "temp_dir.h"
+
+namespace avgzsl::extraction {
+namespace feature_store_test {
+namespace fs = std::filesystem;
+
+nlohmann::json job(const std::string& clip = "tiny") {
+  return {{"clip", clip}, {"classes", {{{"name", "A"}, {"display_name", "a"}}, {{"name", "B"}, {"display_name", "b"}}}}};
+}
+
+ExtractedVideo video(int64_t index, const std::string& label) {
+  return {index, "v" + std::to_string(index), label, "/videos/v" + std::to_string(index) + ".mp4", true, false};
+}
+
+TEST(FeatureStore, ChunksReadBackInJobOrderAfterAReopen) {
+  testing::TempDir tmp;
+  const ShardSpec whole{1, 1};
+  const torch::Tensor visual = torch::arange(12, torch::kFloat32).reshape({4, 3});
+  {
+    FeatureStore store = FeatureStore::open_for_job(tmp / "store", job(), whole, 5);
+    EXPECT_TRUE(store.done_ids().empty());
+    // Written out of order: the store sorts by the job's index.
+    store.write_chunk({video(2, "B"), video(3, "A")}, visual.slice(0, 2, 4), torch::Tensor(), {});
+    store.write_chunk({video(0, "A"), video(1, "B")}, visual.slice(0, 0, 2), torch::Tensor(), {{4, "v4", "A", "/videos/v4.mp4", "no video stream"}});
+  }
+  // A new process resumes: every named video is done, failures included.
+  const FeatureStore store = FeatureStore::open_for_job(tmp / "store", job(), whole, 5);
+  EXPECT_EQ(store.done_ids(), (std::set<std::string>{"v0", "v1", "v2", "v3", "v4"}));
+  const StoreContents all = store.read_all();
+  ASSERT_EQ(all.videos.size(), 4u);
+  for (int64_t i = 0; i < 4; ++i) EXPECT_EQ(all.videos[static_cast<size_t>(i)].index, i);
+  EXPECT_TRUE(torch::equal(all.visual, torch::cat({visual.slice(0, 2, 4), visual.slice(0, 0, 2)}).index_select(0, torch::tensor({2, 3, 0, 1}))));
+  EXPECT_FALSE(all.audio.defined());
+  ASSERT_EQ(all.failures.size(), 1u);
+  EXPECT_EQ(all.failures[0].reason, "no video stream");
+  EXPECT_EQ(store.classes().size(), 2u);
+  EXPECT_EQ(store.classes()[1].display_name, "b");
+}
+
+TEST(FeatureStore, ClassTextRoundTripsWithAndWithoutClap) {
+  testing::TempDir tmp;
+  const FeatureStore store = FeatureStore::open_for_job(tmp / "store", job(), {1, 1}, 2);
+  EXPECT_FALSE(store.has_class_text());
+  const torch::Tensor clip = torch::randn({2, 4});
+  store.write_class_text(clip, torch::Tensor());
+  EXPECT_TRUE(store.has_class_text());
+  const auto [c, a] = store.read_class_text();
+  EXPECT_TRUE(torch::equal(c, clip));
+  EXPECT_FALSE(a.defined());
+  const torch::Tensor clap = torch::randn({2, 3});
+  store.write_class_text(clip, clap);
+  EXPECT_TRUE(torch::equal(store.read_class_text().second, clap));
+}
+
+TEST(FeatureStore, AnotherJobOrShardIsRefusedAndCorruptChunksAreNamed) {
+  testing::TempDir tmp;
+  {
+    FeatureStore store = FeatureStore::open_for_job(tmp / "store", job(), {1, 2}, 3);
+    store.write_chunk({video(0, "A")}, torch::ones({1, 3}), torch::Tensor(), {});
+  }
+  const std::string other_job = testing::typed_error_of([&] { FeatureStore::open_for_job(tmp / "store", job("other"), {1, 2}, 3); });
+  EXPECT_NE(other_job.find("runtime_error: " + (tmp / "store").string()), std::string::npos) << other_job;
+  EXPECT_NE(other_job.find("clip"), std::string::npos) << other_job;
+  EXPECT_NE(testing::typed_error_of([&] { FeatureStore::open_for_job(tmp / "store", job(), {2, 2}, 3); }), "");
+  EXPECT_NE(testing::typed_error_of([&] { FeatureStore::open_existing(tmp / "absent"); }).find("absent"), std::string::npos);
+  const fs::path chunk = tmp / "store/chunks/000001.safetensors";
+  ASSERT_TRUE(fs::exists(chunk));
+  std::ofstream(chunk, std::ios::binary | std::ios::trunc) << "garbage";
+  const std::string corrupt = testing::typed_error_of([&] { FeatureStore::open_existing(tmp / "store").read_all(); });
+  EXPECT_NE(corrupt.find("000001.safetensors"), std::string::npos) << corrupt;
+}
+
+}  // namespace feature_store_test
+}  // namespace avgzsl::extraction

@@ -1,0 +1,86 @@
+// Run directories on their own, on a tiny dataset and a few batches: what train_run writes,
+// evaluate_run reproducing it, stage 2 continuing stage 1, and the preamble's errors.
+#include <gtest/gtest.h>
+
+#include "avgzsl/data/dataset.h"
+#include "avgzsl/training/training_run.h"
+#include "avgzsl/util/option_error.h"
+#include "error_text.h"
+#include "test_support.h"
+
+namespace avgzsl::training {
+namespace training_run_test {
+namespace fs = std::filesystem;
+
+TrainConfig tiny_config(const fs::path& data) {
+  TrainConfig c;
+  c.data = data.string();
+  c.epochs = 2;
+  c.batches_per_epoch = 4;
+  c.batch_size = 16;
+  c.hidden_dim = 16;
+  c.embedding_dim = 8;
+  return c;
+}
+
+TEST(TrainingRun, WritesARunThatEvaluateReproduces) {
+  testing::TempDir tmp;
+  data::save_dataset(testing::tiny_dataset(3), tmp / "data");
+  std::vector<std::string> lines;
+  const TrainRunResult trained = train_run(tiny_config(tmp / "data"), tmp / "run", [&](const std::string& l) { lines.push_back(l); });
+  ASSERT_TRUE(trained.tested);
+  for (const char* f : {"config.json", "stage1.safetensors", "stage1.json", "stage2.safetensors", "results.json", "train.log"}) {
+    EXPECT_TRUE(fs::exists(tmp / "run" / f)) << f;
+  }
+  EXPECT_FALSE(lines.empty());
+  const TrainConfig saved = load_run_config(tmp / "run");
+  EXPECT_EQ(saved.epochs, 2);
+  EXPECT_EQ(saved.hidden_dim, 16);
+  const TrainRunResult again = evaluate_run(tmp / "run", data::load_dataset(tmp / "data"));
+  EXPECT_EQ(again.summary.test.hm, trained.summary.test.hm);
+  EXPECT_EQ(again.summary.test.zsl, trained.summary.test.zsl);
+  EXPECT_EQ(again.summary.validation.beta, trained.summary.validation.beta);
+  // An existing run is kept unless replacing is asked for.
+  EXPECT_NE(testing::typed_error_of([&] { train_run(tiny_config(tmp / "data"), tmp / "run", [](const std::string&) {}); }), "");
+}
+
+TEST(TrainingRun, StageTwoContinuesStageOneWithTheSameResult) {
+  testing::TempDir tmp;
+  data::save_dataset(testing::tiny_dataset(4), tmp / "data");
+  const auto quiet = [](const std::string&) {};
+  const TrainRunResult whole = train_run(tiny_config(tmp / "data"), tmp / "whole", quiet);
+  TrainConfig first = tiny_config(tmp / "data");
+  first.stage = "1";
+  const TrainRunResult stage1 = train_run(first, tmp / "split", quiet);
+  EXPECT_FALSE(stage1.tested);
+  TrainConfig second;
+  second.stage = "2";
+  const TrainRunResult stage2 = train_run(second, tmp / "split", quiet);
+  ASSERT_TRUE(stage2.tested);
+  EXPECT_EQ(stage2.summary.test.hm, whole.summary.test.hm);
+  TrainConfig orphan;
+  orphan.stage = "2";
+  EXPECT_NE(testing::typed_error_of([&] { train_run(orphan, tmp / "nothing", quiet); }).find("stage1.json: not found"), std::string::npos);
+}
+
+TEST(TrainingRun, PreambleAndMissingRunsFailInOneLine) {
+  EXPECT_EQ(testing::typed_error_of([] { prepare_training(TrainConfig{}); }), "invalid_argument: the dataset directory is required");
+  try {
+    prepare_training(TrainConfig{});
+  } catch (const util::OptionError& e) {
+    EXPECT_EQ(e.flag_message(), "--data is required");  // what the command line prints
+  }
+  testing::TempDir tmp;
+  data::save_dataset(testing::tiny_dataset(5), tmp / "data");
+  TrainConfig c;
+  c.data = (tmp / "data").string();
+  const TrainingInputs inputs = prepare_training(c);
+  EXPECT_GT(inputs.config.epochs, 0);  // the paper's defaults are applied
+  EXPECT_GT(inputs.config.lr, 0.0);
+  EXPECT_EQ(inputs.dataset.num_classes(), testing::tiny_dataset(5).num_classes());
+  EXPECT_EQ(testing::typed_error_of([&] { load_run_config(tmp / "no_run"); }),
+            "runtime_error: " + (tmp / "no_run").string() + ": run directory not found");
+}
+
+}  // namespace training_run_test
+}  // namespace avgzsl::training

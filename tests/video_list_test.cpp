@@ -1,0 +1,77 @@
+// The video list of an extract job: a class-folder tree or a CSV, ids, errors, and shards.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <functional>
+#include <map>
+
+#include "avgzsl/extraction/video_list.h"
+#include "avgzsl/util/text.h"
+#include "temp_dir.h"
+
+namespace avgzsl::extraction {
+namespace video_list_test {
+namespace fs = std::filesystem;
+using avgzsl::testing::TempDir;
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+void write_text(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path) << text;
+}
+
+TEST(VideoList, FolderLayoutIsSortedAndCsvPathsAreRelativeToTheCsv) {
+  TempDir tmp;
+  for (const char* f : {"B/v_b2.mp4", "B/v_b1.avi", "A/sub/v_a1.MKV", "A/notes.txt"}) write_text(tmp / "videos" / f, "x");
+  const std::vector<extraction::VideoEntry> videos = extraction::list_videos(tmp / "videos");
+  ASSERT_EQ(videos.size(), 3u);
+  EXPECT_EQ(videos[0].id, "v_a1");
+  EXPECT_EQ(videos[0].label, "A");
+  EXPECT_EQ(videos[1].id, "v_b1");
+  EXPECT_EQ(videos[2].id, "v_b2");
+
+  write_text(tmp / "list.csv", "path,label\nclips/x.mp4,playing guitar\n/abs/y.webm,\"dog, barking\"\n");
+  const std::vector<extraction::VideoEntry> listed = extraction::list_videos(tmp / "list.csv");
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].path, tmp / "clips/x.mp4");
+  EXPECT_EQ(listed[1].path, fs::path("/abs/y.webm"));
+  EXPECT_EQ(listed[1].label, "dog, barking");
+
+  write_text(tmp / "dup.csv", "path,label\na/x.mp4,A\nb/x.avi,B\n");
+  EXPECT_NE(error_of([&] { extraction::list_videos(tmp / "dup.csv"); }).find("two videos share the id 'x'"), std::string::npos);
+  write_text(tmp / "nolabel.csv", "path,class\na.mp4,A\n");
+  EXPECT_NE(error_of([&] { extraction::list_videos(tmp / "nolabel.csv"); }).find("label"), std::string::npos);
+  write_text(tmp / "empty_label.csv", "path,label\na.mp4,\n");
+  EXPECT_NE(error_of([&] { extraction::list_videos(tmp / "empty_label.csv"); }).find("line 2: empty label"), std::string::npos);
+  EXPECT_NE(error_of([&] { extraction::list_videos(tmp / "absent"); }).find("no such folder or CSV file"), std::string::npos);
+}
+
+TEST(VideoList, ShardsPartitionTheVideosStably) {
+  EXPECT_EQ(util::stable_hash(""), 14695981039346656037ull);  // FNV-1a 64 offset basis
+  EXPECT_EQ(util::stable_hash("a"), 0xaf63dc4c8601ec8cull);  // published FNV-1a test vector
+  std::vector<int> sizes(4, 0);
+  for (int i = 0; i < 400; ++i) {
+    int owners = 0;
+    for (int k = 1; k <= 4; ++k) {
+      if (extraction::ShardSpec{k, 4}.contains("video_" + std::to_string(i))) {
+        ++owners;
+        ++sizes[k - 1];
+      }
+    }
+    EXPECT_EQ(owners, 1);
+  }
+  for (int s : sizes) EXPECT_GT(s, 60);  // about 100 each
+  EXPECT_EQ(extraction::parse_shard("3/8").index, 3);
+  for (const char* bad : {"0/2", "3/2", "1", "a/b", "1/2x", "-1/2"}) EXPECT_THROW(extraction::parse_shard(bad), std::invalid_argument) << bad;
+}
+
+}  // namespace video_list_test
+}  // namespace avgzsl::extraction
