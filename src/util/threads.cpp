@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+
 #include "avgzsl/util/option_error.h"
 
 namespace avgzsl::util {
