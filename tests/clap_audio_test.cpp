@@ -20,6 +20,7 @@
 #include "avgzsl/encoders/clap/htsat.h"
 #include "avgzsl/encoders/pretrained_weights.h"
 #include "golden_data.h"
+#include "error_text.h"
 #include "temp_dir.h"
 #include "test_support.h"
 
@@ -92,15 +93,6 @@ torch::Tensor random_log_mel(int64_t batch, int64_t frames, int64_t mels, uint64
 double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
   EXPECT_EQ(a.sizes(), b.sizes());
   return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
 }
 
 void expect_one_line_error(const std::string& message, const std::vector<std::string>& parts) {
@@ -314,7 +306,7 @@ TEST(ClapAudioWeights, StrictLoaderErrorsNameFileAndTensor) {
     edit(tensors);
     const fs::path file = tmp / "edited.safetensors";
     io::save_safetensors(file, tensors);
-    return error_of([&] { encoders::load_clap_audio_model(encoders::PretrainedWeights(file), naming, tiny_config()); });
+    return testing::error_message([&] { encoders::load_clap_audio_model(encoders::PretrainedWeights(file), naming, tiny_config()); });
   };
   const std::string file = (tmp / "edited.safetensors").string();
   const std::string norm = "audio_model.audio_encoder.norm.weight";
@@ -368,7 +360,7 @@ TEST(ClapAudioWeights, StrictLoaderErrorsNameFileAndTensor) {
             "");
   // A file without any audio tower.
   io::save_safetensors(tmp / "text.safetensors", {{"text_model.x", torch::zeros({1})}});
-  expect_one_line_error(error_of([&] { encoders::detect_clap_audio_naming(encoders::PretrainedWeights(tmp / "text.safetensors")); }),
+  expect_one_line_error(testing::error_message([&] { encoders::detect_clap_audio_naming(encoders::PretrainedWeights(tmp / "text.safetensors")); }),
                         {(tmp / "text.safetensors").string(), "no CLAP audio encoder"});
 }
 
@@ -423,17 +415,17 @@ TEST(ClapAudioConfig, HuggingFaceJson) {
   // Errors name the source and the field.
   nlohmann::json bad = c.to_hf_json();
   bad["audio_config"]["hidden_size"] = 17;
-  expect_one_line_error(error_of([&] { encoders::HtsatConfig::from_hf_json(bad, "cfg.json"); }), {"cfg.json", "hidden_size"});
+  expect_one_line_error(testing::error_message([&] { encoders::HtsatConfig::from_hf_json(bad, "cfg.json"); }), {"cfg.json", "hidden_size"});
   bad = c.to_hf_json();
   bad["audio_config"]["num_attention_heads"] = {1, 3, 2};
-  expect_one_line_error(error_of([&] { encoders::HtsatConfig::from_hf_json(bad, "cfg.json"); }), {"cfg.json", "heads"});
+  expect_one_line_error(testing::error_message([&] { encoders::HtsatConfig::from_hf_json(bad, "cfg.json"); }), {"cfg.json", "heads"});
   bad = c.to_hf_json();
   bad["audio_config"]["depths"] = "two";
-  expect_one_line_error(error_of([&] { encoders::HtsatConfig::from_hf_json(bad, "cfg.json"); }), {"cfg.json", "depths"});
+  expect_one_line_error(testing::error_message([&] { encoders::HtsatConfig::from_hf_json(bad, "cfg.json"); }), {"cfg.json", "depths"});
   bad = c.to_hf_json();
   bad["audio_config"]["enable_fusion"] = true;
   bad["audio_config"]["fusion_type"] = "channel_map";
-  expect_one_line_error(error_of([&] { encoders::HtsatConfig::from_hf_json(bad, "cfg.json"); }), {"cfg.json", "channel_map"});
+  expect_one_line_error(testing::error_message([&] { encoders::HtsatConfig::from_hf_json(bad, "cfg.json"); }), {"cfg.json", "channel_map"});
 }
 
 TEST(ClapAudioFusion, GlobalPathForShortClipsAndFusionForLongOnes) {
@@ -521,16 +513,16 @@ TEST(ClapAudioEncoderFolder, HuggingFaceFolderEmbedsWaveforms) {
   // Without preprocessor_config.json the HF defaults apply (48 kHz, 64 mels), which this 16-mel
   // model cannot take: a clear error.
   fs::remove(dir / "preprocessor_config.json");
-  expect_one_line_error(error_of([&] { encoders::ClapAudioEncoder again(dir); }), {"64 mel bins", "16"});
+  expect_one_line_error(testing::error_message([&] { encoders::ClapAudioEncoder again(dir); }), {"64 mel bins", "16"});
   // Unsupported feature-extractor settings are refused.
   nlohmann::json bad = pre;
   bad["top_db"] = 80;
   std::ofstream(dir / "preprocessor_config.json") << bad.dump();
-  expect_one_line_error(error_of([&] { encoders::ClapAudioEncoder again(dir); }), {"preprocessor_config.json", "top_db"});
+  expect_one_line_error(testing::error_message([&] { encoders::ClapAudioEncoder again(dir); }), {"preprocessor_config.json", "top_db"});
   bad = pre;
   bad["padding"] = "mirror";
   std::ofstream(dir / "preprocessor_config.json") << bad.dump();
-  expect_one_line_error(error_of([&] { encoders::ClapAudioEncoder again(dir); }), {"preprocessor_config.json", "mirror"});
+  expect_one_line_error(testing::error_message([&] { encoders::ClapAudioEncoder again(dir); }), {"preprocessor_config.json", "mirror"});
 }
 
 TEST(ClapAudioEncoderFolder, PaddingRulesFromThePreprocessorConfig) {
@@ -599,7 +591,7 @@ TEST(ClapAudioEncoderFolder, WavCapsCheckpointWithInferredSizes) {
   // Shape errors in a checkpoint name it and the tensor.
   find(tensors, "audio_proj.0.weight") = torch::zeros({6, 31});
   write_checkpoint_folder(tmp / "broken", "HTSAT_BERT_zero_shot.pt", tensors);
-  expect_one_line_error(error_of([&] { encoders::ClapAudioEncoder broken(tmp / "broken"); }),
+  expect_one_line_error(testing::error_message([&] { encoders::ClapAudioEncoder broken(tmp / "broken"); }),
                         {"HTSAT_BERT_zero_shot.pt", "audio_proj.0.weight", "[6, 31]"});
 }
 

@@ -19,4 +19,15 @@ std::string typed_error_of(F&& call) {
   return "";
 }
 
+// What a call throws, as its message alone ("" when nothing is thrown).
+template <class F>
+std::string error_message(F&& call) {
+  try {
+    call();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
 }  // namespace avgzsl::testing

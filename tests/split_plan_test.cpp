@@ -6,26 +6,13 @@
 #include <map>
 
 #include "avgzsl/extraction/split_plan.h"
+#include "error_text.h"
 #include "temp_dir.h"
 
 namespace avgzsl::extraction {
 namespace split_plan_test {
 namespace fs = std::filesystem;
 using avgzsl::testing::TempDir;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
-
-void write_text(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  std::ofstream(path) << text;
-}
 
 std::vector<std::pair<std::string, std::string>> videos_of(const std::string& label, int n) {
   std::vector<std::pair<std::string, std::string>> v;
@@ -53,21 +40,21 @@ TEST(SplitPlan, AutomaticPlanCoversTheProtocol) {
 
 TEST(SplitPlan, FolderWithVideoListsFollowsTheLists) {
   TempDir tmp;
-  write_text(tmp / "s/stage_1_train.txt", "A\nB\n");
-  write_text(tmp / "s/stage_1_val_unseen.txt", "C\n");
-  write_text(tmp / "s/stage_2_test_unseen.txt", "D\n");
-  write_text(tmp / "s/stage_1_train.csv", "filename,label\nA_1,A\nB_1.mp4,B\n");
-  write_text(tmp / "s/stage_2_test_unseen.csv", "filename,label\nD_1,D\n");
+  testing::write_text_file(tmp / "s/stage_1_train.txt", "A\nB\n");
+  testing::write_text_file(tmp / "s/stage_1_val_unseen.txt", "C\n");
+  testing::write_text_file(tmp / "s/stage_2_test_unseen.txt", "D\n");
+  testing::write_text_file(tmp / "s/stage_1_train.csv", "filename,label\nA_1,A\nB_1.mp4,B\n");
+  testing::write_text_file(tmp / "s/stage_2_test_unseen.csv", "filename,label\nD_1,D\n");
   const extraction::SplitPlan plan = extraction::read_split_plan(tmp / "s", {"A", "B", "C", "D"});
   EXPECT_EQ(plan.class_splits.at("stage_2_train"), (std::vector<std::string>{"A", "B", "C"}));
   const auto assigned = plan.assign({{"A_1", "A"}, {"B_1", "B"}, {"D_1", "D"}, {"A_2", "A"}});
   EXPECT_EQ(assigned.at("B_1"), "stage_1_train");
   EXPECT_EQ(assigned.at("D_1"), "stage_2_test_unseen");
   EXPECT_EQ(assigned.count("A_2"), 0u);  // listed nowhere: left out, as the reference does
-  EXPECT_NE(error_of([&] { extraction::read_split_plan(tmp / "s", {"A", "B", "C"}); }).find("stage_2_test_unseen.txt: line 1: class 'D'"),
+  EXPECT_NE(testing::error_message([&] { extraction::read_split_plan(tmp / "s", {"A", "B", "C"}); }).find("stage_2_test_unseen.txt: line 1: class 'D'"),
             std::string::npos);
   fs::remove(tmp / "s/stage_1_val_unseen.txt");
-  EXPECT_NE(error_of([&] { extraction::read_split_plan(tmp / "s", {"A", "B", "C", "D"}); }).find("stage_1_val_unseen.txt: missing"),
+  EXPECT_NE(testing::error_message([&] { extraction::read_split_plan(tmp / "s", {"A", "B", "C", "D"}); }).find("stage_1_val_unseen.txt: missing"),
             std::string::npos);
 }
 
@@ -76,9 +63,9 @@ TEST(SplitPlan, AFolderIsReadAndNoFolderMeansTheAutomaticPlan) {
   std::vector<std::string> classes;
   for (int c = 0; c < 5; ++c) classes.push_back("c" + std::to_string(c));
   EXPECT_EQ(split_plan_for({}, classes).class_splits, automatic_split_plan(classes).class_splits);
-  write_text(tmp / "s/stage_1_train.txt", "c0\nc1\n");
-  write_text(tmp / "s/stage_1_val_unseen.txt", "c2\n");
-  write_text(tmp / "s/stage_2_test_unseen.txt", "c3\n");
+  testing::write_text_file(tmp / "s/stage_1_train.txt", "c0\nc1\n");
+  testing::write_text_file(tmp / "s/stage_1_val_unseen.txt", "c2\n");
+  testing::write_text_file(tmp / "s/stage_2_test_unseen.txt", "c3\n");
   EXPECT_EQ(split_plan_for(tmp / "s", classes).class_splits.at("stage_2_test_unseen"), (std::vector<std::string>{"c3"}));
 }
 

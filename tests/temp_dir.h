@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <system_error>
 
@@ -34,5 +35,11 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// Writes `text` to `path`, creating its folders.
+inline void write_text_file(const std::filesystem::path& path, const std::string& text) {
+  std::filesystem::create_directories(path.parent_path());
+  std::ofstream(path) << text;
+}
 
 }  // namespace avgzsl::testing

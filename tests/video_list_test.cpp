@@ -7,6 +7,7 @@
 
 #include "avgzsl/extraction/video_list.h"
 #include "avgzsl/util/text.h"
+#include "error_text.h"
 #include "temp_dir.h"
 
 namespace avgzsl::extraction {
@@ -14,23 +15,9 @@ namespace video_list_test {
 namespace fs = std::filesystem;
 using avgzsl::testing::TempDir;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
-
-void write_text(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  std::ofstream(path) << text;
-}
-
 TEST(VideoList, FolderLayoutIsSortedAndCsvPathsAreRelativeToTheCsv) {
   TempDir tmp;
-  for (const char* f : {"B/v_b2.mp4", "B/v_b1.avi", "A/sub/v_a1.MKV", "A/notes.txt"}) write_text(tmp / "videos" / f, "x");
+  for (const char* f : {"B/v_b2.mp4", "B/v_b1.avi", "A/sub/v_a1.MKV", "A/notes.txt"}) testing::write_text_file(tmp / "videos" / f, "x");
   const std::vector<extraction::VideoEntry> videos = extraction::list_videos(tmp / "videos");
   ASSERT_EQ(videos.size(), 3u);
   EXPECT_EQ(videos[0].id, "v_a1");
@@ -38,20 +25,20 @@ TEST(VideoList, FolderLayoutIsSortedAndCsvPathsAreRelativeToTheCsv) {
   EXPECT_EQ(videos[1].id, "v_b1");
   EXPECT_EQ(videos[2].id, "v_b2");
 
-  write_text(tmp / "list.csv", "path,label\nclips/x.mp4,playing guitar\n/abs/y.webm,\"dog, barking\"\n");
+  testing::write_text_file(tmp / "list.csv", "path,label\nclips/x.mp4,playing guitar\n/abs/y.webm,\"dog, barking\"\n");
   const std::vector<extraction::VideoEntry> listed = extraction::list_videos(tmp / "list.csv");
   ASSERT_EQ(listed.size(), 2u);
   EXPECT_EQ(listed[0].path, tmp / "clips/x.mp4");
   EXPECT_EQ(listed[1].path, fs::path("/abs/y.webm"));
   EXPECT_EQ(listed[1].label, "dog, barking");
 
-  write_text(tmp / "dup.csv", "path,label\na/x.mp4,A\nb/x.avi,B\n");
-  EXPECT_NE(error_of([&] { extraction::list_videos(tmp / "dup.csv"); }).find("two videos share the id 'x'"), std::string::npos);
-  write_text(tmp / "nolabel.csv", "path,class\na.mp4,A\n");
-  EXPECT_NE(error_of([&] { extraction::list_videos(tmp / "nolabel.csv"); }).find("label"), std::string::npos);
-  write_text(tmp / "empty_label.csv", "path,label\na.mp4,\n");
-  EXPECT_NE(error_of([&] { extraction::list_videos(tmp / "empty_label.csv"); }).find("line 2: empty label"), std::string::npos);
-  EXPECT_NE(error_of([&] { extraction::list_videos(tmp / "absent"); }).find("no such folder or CSV file"), std::string::npos);
+  testing::write_text_file(tmp / "dup.csv", "path,label\na/x.mp4,A\nb/x.avi,B\n");
+  EXPECT_NE(testing::error_message([&] { extraction::list_videos(tmp / "dup.csv"); }).find("two videos share the id 'x'"), std::string::npos);
+  testing::write_text_file(tmp / "nolabel.csv", "path,class\na.mp4,A\n");
+  EXPECT_NE(testing::error_message([&] { extraction::list_videos(tmp / "nolabel.csv"); }).find("label"), std::string::npos);
+  testing::write_text_file(tmp / "empty_label.csv", "path,label\na.mp4,\n");
+  EXPECT_NE(testing::error_message([&] { extraction::list_videos(tmp / "empty_label.csv"); }).find("line 2: empty label"), std::string::npos);
+  EXPECT_NE(testing::error_message([&] { extraction::list_videos(tmp / "absent"); }).find("no such folder or CSV file"), std::string::npos);
 }
 
 TEST(VideoList, ShardsPartitionTheVideosStably) {
