@@ -67,6 +67,7 @@ TEST(TrainingRun, PreambleAndMissingRunsFailInOneLine) {
   EXPECT_EQ(testing::typed_error_of([] { prepare_training(TrainConfig{}); }), "invalid_argument: the dataset directory is required");
   try {
     prepare_training(TrainConfig{});
+    ADD_FAILURE() << "no OptionError for a missing dataset";
   } catch (const util::OptionError& e) {
     EXPECT_EQ(e.flag_message(), "--data is required");  // what the command line prints
   }
