@@ -1,6 +1,8 @@
+#include "avgzsl/io/csv_table.h"
 #include "avgzsl/io/safetensors.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <torch/torch.h>
 
 #include <fstream>
@@ -115,6 +117,25 @@ TEST(StagedDirectory, AppearsOnlyOnCommit) {
   staged.commit();
   EXPECT_EQ(read_file(dir / "run" / "a.txt"), "x");
   EXPECT_THROW(StagedDirectory(dir / "run"), std::runtime_error);  // exists
+}
+
+TEST(CsvTable, ReadsAByteOrderMarkAsSpreadsheetProgramsWriteIt) {
+  testing::TempDir dir;
+  // Excel and LibreOffice's "CSV UTF-8" start with EF BB BF.
+  testing::write_text_file(dir.path() / "videos.csv", "\xEF\xBB\xBFpath,label\r\na.mp4,rain\r\n");
+  const CsvTable table = read_csv(dir.path() / "videos.csv");
+  EXPECT_EQ(table.column("path", "videos.csv"), 0u);
+  ASSERT_EQ(table.rows.size(), 1u);
+  EXPECT_EQ(table.rows[0][1], "rain");
+}
+
+TEST(ReadFile, RefusesAFifoInsteadOfBlocking) {
+  testing::TempDir dir;
+  const auto fifo = dir.path() / "stage_1_train.txt";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_THROW(read_file(fifo), std::runtime_error);
+  EXPECT_THROW(read_csv(fifo), std::runtime_error);
+  EXPECT_THROW(SafetensorsFile{fifo}, std::runtime_error);
 }
 
 }  // namespace

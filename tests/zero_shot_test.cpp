@@ -11,6 +11,7 @@
 #include "avgzsl/gzsl/training_free.h"
 #include "avgzsl/prediction/zero_shot_prediction.h"
 #include "avgzsl/training/training_free_baseline.h"
+#include "error_text.h"
 #include "temp_dir.h"
 
 namespace avgzsl::prediction {
@@ -95,7 +96,24 @@ TEST(ClassLists, CommaSeparatedAndFileFormsAreTrimmedAndChecked) {
   const auto file = dir.path() / "classes.txt";
   std::ofstream(file) << "# my classes\nplaying guitar\r\n\n  dog barking  \n";
   EXPECT_EQ(data::read_class_file(file), (std::vector<std::string>{"playing guitar", "dog barking"}));
-  EXPECT_THROW(data::read_class_file(dir.path() / "missing.txt"), std::invalid_argument);
+  EXPECT_THROW(data::read_class_file(dir.path() / "missing.txt"), std::runtime_error);
+}
+
+TEST(ClassLists, ByteOrderMarkIsSkippedAndBinaryFilesAreNamedWithTheirLine) {
+  testing::TempDir dir;
+  const auto bom = dir.path() / "bom.txt";
+  std::ofstream(bom) << "\xEF\xBB\xBFplaying guitar\r\ndog barking\r\n";
+  EXPECT_EQ(data::read_class_file(bom), (std::vector<std::string>{"playing guitar", "dog barking"}));
+
+  const auto binary = dir.path() / "classes.bin";
+  std::ofstream(binary, std::ios::binary) << "rain\nsnow\n\x89PNG\r\n\x1a\n" << std::string(3, '\0');
+  const std::string message = testing::error_message([&] { data::read_class_file(binary); });
+  EXPECT_NE(message.find(binary.string() + ": line 3: bytes that are not UTF-8"), std::string::npos) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos) << "one line";
+  const auto with_nul = dir.path() / "nul.txt";
+  std::ofstream(with_nul, std::ios::binary) << "rain\nsn" << '\0' << "ow\n";
+  EXPECT_NE(testing::error_message([&] { data::read_class_file(with_nul); }).find("nul.txt: line 2: a NUL byte"), std::string::npos);
+  EXPECT_THROW(data::parse_class_list("rain,\xff\xfe"), std::invalid_argument);
 }
 
 }  // namespace

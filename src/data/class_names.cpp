@@ -1,11 +1,14 @@
 #include "avgzsl/data/class_names.h"
+#include "avgzsl/util/input_file.h"
 
 #include <algorithm>
 #include <fstream>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 
 #include "avgzsl/util/option_error.h"
+#include "avgzsl/util/text.h"
 
 namespace avgzsl::data {
 
@@ -35,6 +38,9 @@ std::vector<std::string> checked_names(std::vector<std::string> names, const std
 }
 
 std::vector<std::string> parse_class_list(const std::string& comma_separated) {
+  if (util::first_invalid_utf8(comma_separated) != std::string::npos) {
+    throw util::OptionError("classes", "the class list", ": is not UTF-8 text");
+  }
   std::vector<std::string> names;
   size_t start = 0;
   while (start <= comma_separated.size()) {
@@ -52,10 +58,16 @@ std::vector<std::string> parse_class_list(const std::string& comma_separated) {
 }
 
 std::vector<std::string> read_class_file(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  if (!in) throw std::invalid_argument(file.string() + ": cannot open the class list");
+  std::ifstream in = util::open_input_file(file);
+  std::ostringstream whole;
+  whole << in.rdbuf();
+  std::string text = whole.str();
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);   // the byte-order mark Windows editors write
+  const std::string problem = util::binary_text_problem(text);
+  if (!problem.empty()) throw std::invalid_argument(file.string() + ": " + problem);
+  std::istringstream lines(text);
   std::vector<std::string> names;
-  for (std::string line; std::getline(in, line);) {
+  for (std::string line; std::getline(lines, line);) {
     const std::string name = trimmed(line);
     if (!name.empty() && name[0] != '#') names.push_back(name);
   }

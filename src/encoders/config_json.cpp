@@ -1,4 +1,5 @@
 #include "avgzsl/encoders/config_json.h"
+#include "avgzsl/util/input_file.h"
 
 #include <fstream>
 
@@ -9,8 +10,7 @@ void require_positive_field(int64_t value, const char* key, const std::string& w
 }
 
 nlohmann::json read_config_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(path.string() + ": cannot be opened");
+  std::ifstream in = util::open_input_file(path);
   try {
     return nlohmann::json::parse(in);
   } catch (const nlohmann::json::exception& e) {

@@ -1,4 +1,5 @@
 #include "avgzsl/extraction/split_plan.h"
+#include "avgzsl/util/input_file.h"
 #include "avgzsl/util/text.h"
 
 #include <algorithm>
@@ -15,13 +16,15 @@ namespace fs = std::filesystem;
 namespace {
 
 std::vector<std::string> read_class_list(const fs::path& file, const std::set<std::string>& known) {
-  std::ifstream in(file);
-  if (!in) throw std::runtime_error(file.string() + ": cannot open the class list");
+  std::ifstream in = util::open_input_file(file);
   std::vector<std::string> names;
   std::string line;
   int number = 0;
   while (std::getline(in, line)) {
     ++number;
+    if (util::first_invalid_utf8(line) != std::string::npos || line.find('\0') != std::string::npos) {
+      throw std::runtime_error(file.string() + ": line " + std::to_string(number) + ": not UTF-8 text (a binary file?)");
+    }
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
     if (line.empty()) continue;
     if (!known.count(line)) {

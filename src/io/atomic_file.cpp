@@ -1,4 +1,5 @@
 #include "avgzsl/io/atomic_file.h"
+#include "avgzsl/util/input_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -68,11 +69,7 @@ void write_file_atomically(const fs::path& path, std::string_view content) {
 }
 
 std::string read_file(const fs::path& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) throw std::runtime_error(path.string() + ": file not found");
-  if (fs::is_directory(path, ec)) throw std::runtime_error(path.string() + ": is a directory, expected a file");
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw std::runtime_error(path.string() + ": cannot open (" + std::strerror(errno) + ")");
+  std::ifstream in = util::open_input_file(path, std::ios::binary | std::ios::ate);
   const std::streamsize size = in.tellg();
   if (size < 0) throw std::runtime_error(path.string() + ": cannot tell its size");
   in.seekg(0);

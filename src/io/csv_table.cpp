@@ -33,7 +33,10 @@ void on_row(int /*terminator*/, void* collector) {
 
 CsvTable read_csv(const std::filesystem::path& path) {
   const std::string source = path.string();
-  const std::string text = read_file(path);
+  std::string text = read_file(path);
+  // Spreadsheet programs start a "CSV UTF-8" export with a byte-order mark; it is not part of the
+  // first column's name.
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);
   csv_parser parser;
   if (csv_init(&parser, CSV_STRICT | CSV_STRICT_FINI) != 0) throw std::runtime_error(source + ": cannot start the CSV parser");
   std::unique_ptr<csv_parser, void (*)(csv_parser*)> guard(&parser, [](csv_parser* p) { csv_free(p); });

@@ -1,4 +1,5 @@
 #include "avgzsl/io/safetensors.h"
+#include "avgzsl/util/input_file.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -62,8 +63,7 @@ std::string torch_dtype_to_safetensors(torch::ScalarType dtype) {
 }
 
 SafetensorsFile::SafetensorsFile(const fs::path& path) : path_(path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) fail(path, "file not found");
+  util::require_regular_file(path);
   const int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0) fail(path, std::string("cannot open (") + std::strerror(errno) + ")");
   struct stat st {};

@@ -1,4 +1,5 @@
 #include "avgzsl/io/torch_archive.h"
+#include "avgzsl/util/input_file.h"
 
 #include <caffe2/serialize/inline_container.h>
 
@@ -27,7 +28,7 @@ torch::Dtype storage_dtype(const std::string& descr, const std::string& source) 
 }
 
 std::string file_head(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in = util::open_input_file(path, std::ios::binary);
   std::string head(512, '\0');
   in.read(head.data(), static_cast<std::streamsize>(head.size()));
   head.resize(static_cast<size_t>(in.gcount()));

@@ -37,6 +37,8 @@ FormatPtr open_media(const fs::path& path) {
   const fs::file_status status = fs::status(path, ec);
   if (!fs::exists(status)) throw MediaError(path, "no such file");
   if (fs::is_directory(status)) throw MediaError(path, "is a directory, not a media file");
+  // A FIFO or a device would block or never end (FFmpeg reads them happily).
+  if (!fs::is_regular_file(status)) throw MediaError(path, "not a regular file; avgzsl reads only regular files");
   if (fs::is_regular_file(status) && fs::file_size(path, ec) == 0 && !ec) throw MediaError(path, "empty file");
 
   AVDictionary* options = nullptr;

@@ -1,4 +1,5 @@
 #include "avgzsl/preprocessing/image_transform.h"
+#include "avgzsl/util/input_file.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -212,8 +213,7 @@ int center_crop_offset(int size, int crop) {
 
 ClipImageConfig load_clip_image_config(const std::filesystem::path& path) {
   namespace pr = pillow_resample;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) pr::fail(path, std::string("cannot open (") + std::strerror(errno) + ")");
+  std::ifstream in = util::open_input_file(path, std::ios::binary);
   std::ostringstream text;
   text << in.rdbuf();
   nlohmann::json j;

@@ -1,4 +1,5 @@
 #include "tokenizer_common.h"
+#include "avgzsl/util/input_file.h"
 
 #include <cerrno>
 #include <cstring>
@@ -50,8 +51,7 @@ void fail(const std::filesystem::path& path, const std::string& problem) {
 }
 
 std::string read_text_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, std::string("cannot open (") + std::strerror(errno) + ")");
+  std::ifstream in = util::open_input_file(path, std::ios::binary);
   std::ostringstream buffer;
   buffer << in.rdbuf();
   if (in.bad()) fail(path, "read error");

@@ -1,4 +1,5 @@
 #include "avgzsl/encoders/clap/clap_audio_encoder.h"
+#include "avgzsl/util/input_file.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -69,8 +70,7 @@ ClapAudioFrontEnd ClapAudioFrontEnd::hugging_face_default(bool fused) {
 
 ClapAudioFrontEnd ClapAudioFrontEnd::from_hf_preprocessor_file(const std::filesystem::path& json_file) {
   const std::string where = json_file.string();
-  std::ifstream in(json_file);
-  if (!in) throw std::runtime_error(where + ": cannot open the feature extractor configuration");
+  std::ifstream in = util::open_input_file(json_file);
   nlohmann::json j;
   try {
     in >> j;

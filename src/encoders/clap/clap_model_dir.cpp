@@ -1,4 +1,5 @@
 #include "avgzsl/encoders/clap/clap_model_dir.h"
+#include "avgzsl/util/input_file.h"
 
 #include <nlohmann/json.hpp>
 
@@ -13,8 +14,7 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string model_type_of(const fs::path& config) {
-  std::ifstream in(config);
-  if (!in) throw std::runtime_error(config.string() + ": cannot be read");
+  std::ifstream in = util::open_input_file(config);
   try {
     const auto j = nlohmann::json::parse(in);
     return j.is_object() ? j.value("model_type", std::string()) : std::string();
