@@ -247,6 +247,25 @@ class MediaTest : public ::testing::Test {
       return bytes_recipe("first half", name == "truncated.mp4" ? "tone.mp4" : "tone_faststart.mp4",
                           [](std::vector<uint8_t>& bytes) { bytes.resize(bytes.size() / 2); });
     }
+    if (name == "red_blue.mp4" || name == "red_blue.avi" || name == "red_blue.mkv") {
+      // 2 s red then 2 s blue, 10 fps, a 440 Hz tone: the middle frame is blue. MPEG-4 part 2 in
+      // AVI as UCF-101 ships it (xvid), with the index first in MP4, VP8/Vorbis-free H.264 in MKV.
+      const std::string ext = name.substr(name.size() - 3);
+      const std::string codecs = ext == "mkv" ? h264() + " -c:a aac" : "-c:v mpeg4 -q:v 5 -c:a " + std::string(ext == "avi" ? "mp3" : "aac");
+      return ffmpeg_recipe("-f lavfi -i color=red:s=64x48:r=10:d=2 -f lavfi -i color=blue:s=64x48:r=10:d=2 "
+                           "-f lavfi -i sine=frequency=440:sample_rate=44100:duration=4 "
+                           "-filter_complex '[0][1]concat=n=2:v=1:a=0[v]' -map '[v]' -map 2:a -g 5 " + codecs +
+                           (ext == "mp4" ? " -movflags +faststart" : ""));
+    }
+    if (name == "tone.mka") {
+      return ffmpeg_recipe("-f lavfi -i sine=frequency=440:sample_rate=44100:duration=6 -c:a pcm_s16le");
+    }
+    if (name.rfind("cut", 0) == 0) {   // cut60-red_blue.avi: the first 60% of the bytes
+      const size_t dash = name.find('-');
+      const int percent = std::stoi(name.substr(3, dash - 3));
+      return bytes_recipe("first " + std::to_string(percent) + "%", name.substr(dash + 1),
+                          [percent](std::vector<uint8_t>& bytes) { bytes.resize(bytes.size() * percent / 100); });
+    }
     if (name == "corrupt.mp4") {
       // Garbage over the middle fifth of a faststart file: both streams lose packets.
       return bytes_recipe("garbage in the middle fifth", "tone_faststart.mp4", [](std::vector<uint8_t>& bytes) {
@@ -689,22 +708,72 @@ void decode_everything_tolerantly(const fs::path& path, int frames) {
   }
 }
 
-TEST_F(MediaTest, TruncatedFaststartFileGivesTheFramesItHas) {
-  const fs::path path = media("truncated_faststart.mp4");
-  decode_everything_tolerantly(path, 8);
-  // The index survives, so the file opens; frames past the cut are the last one that decodes.
-  VideoDecoder decoder(path);
-  EXPECT_NEAR(decoder.info().duration_s, 10.0, 0.05);
-  const std::vector<VideoFrame> frames = decoder.frames_evenly_spaced(4);
-  ASSERT_EQ(frames.size(), 4u);
-  EXPECT_NEAR(frames[0].timestamp_s, 1.24, 1e-6);
-  for (size_t i = 1; i < frames.size(); ++i) EXPECT_GE(frames[i].timestamp_s, frames[i - 1].timestamp_s);
-  const std::optional<std::vector<float>> audio = decoder.audio_mono(16000);
-  ASSERT_TRUE(audio.has_value());
-  EXPECT_GT(audio->size(), 16000u);        // some seconds survive
-  EXPECT_LT(audio->size(), 10u * 16000u);  // not all
-  std::cout << "[ measured ] truncated: frames at " << frames[1].timestamp_s << ", " << frames[2].timestamp_s
-            << ", " << frames[3].timestamp_s << " s; " << audio->size() / 16000.0 << " s of audio\n";
+// A file whose container claims more than it holds is not a valid sample: every way of reading
+// it ends in MediaError "truncated: ...", never in the last frame before the cut (a red frame of a
+// red-then-blue video instead of the blue middle one) or the audio up to the cut.
+std::string first_error_reading(const fs::path& path, int frames, bool audio) {
+  try {
+    VideoDecoder decoder(path);
+    decoder.frames_evenly_spaced(frames);
+    if (audio) decoder.audio_mono(16000);
+  } catch (const MediaError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST_F(MediaTest, TruncatedFilesAreRefusedAsTruncated) {
+  for (const std::string name : {"red_blue.mp4", "red_blue.avi", "red_blue.mkv"}) {
+    VideoDecoder whole(media(name));
+    const std::vector<VideoFrame> quarters = whole.frames_evenly_spaced(4);
+    EXPECT_GT(quarters[1].image.at(32, 24)[0], 200) << name << ": red before 2 s";
+    EXPECT_GT(quarters[2].image.at(32, 24)[2], 200) << name << ": blue after";
+    EXPECT_NO_THROW(whole.audio_mono(16000)) << name;
+    for (const int percent : {30, 60, 90}) {
+      const fs::path cut = media("cut" + std::to_string(percent) + "-" + name);
+      // Even the middle frame alone, without audio: the container's records give the cut away,
+      // except where the cut takes less video than the slack of two frames (the last 10% of a
+      // Matroska file: its index, and one frame); the audio then shows it.
+      for (const bool audio : {false, true}) {
+        if (!audio && percent == 90 && name == "red_blue.mkv") continue;
+        const std::string message = first_error_reading(cut, 1, audio);
+        EXPECT_EQ(message.rfind(cut.string() + ": truncated: ", 0), 0u) << name << " cut at " << percent << "%: " << message;
+        EXPECT_EQ(message.find('\n'), std::string::npos);
+      }
+    }
+  }
+  EXPECT_NE(first_error_reading(media("truncated_faststart.mp4"), 8, true).find(": truncated: the container's index needs"),
+            std::string::npos);
+}
+
+TEST_F(MediaTest, AnAudioTrackThatHoldsLessThanDeclaredIsTruncated) {
+  const fs::path whole = media("tone.mka");
+  ASSERT_NEAR(double(decode_audio_mono(whole, 16000)->size()), 6.0 * 16000, 2);
+  const fs::path cut = media("cut60-tone.mka");
+  try {
+    decode_audio_mono(cut, 16000);
+    ADD_FAILURE() << "a cut audio track was accepted";
+  } catch (const MediaError& e) {
+    EXPECT_NE(std::string(e.what()).find(cut.string() + ": truncated: the audio track holds 3.5"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(MediaTest, CentredAudioWindowIsTheCropOfTheWholeTrack) {
+  // CLAP keeps the samples from length/2 - window/2 on; decoding only that window must give the
+  // same samples as cropping the whole track, for windows longer and shorter than the track.
+  for (const std::string name : {"tone.mp4", "tone_pcm.mkv", "red_blue.avi"}) {
+    const std::vector<float> track = *decode_audio_mono(media(name), 16000);
+    for (const int64_t window : {int64_t(16000), int64_t(3 * 16000 + 7), int64_t(track.size()), int64_t(track.size() + 100)}) {
+      const std::vector<float> got = *decode_audio_mono(media(name), 16000, 1, window);
+      if (window >= int64_t(track.size())) {
+        EXPECT_EQ(got, track) << name << ": a window longer than the track gives the track";
+        continue;
+      }
+      const int64_t start = int64_t(track.size()) / 2 - window / 2;
+      EXPECT_EQ(got, std::vector<float>(track.begin() + start, track.begin() + start + window)) << name << " window " << window;
+    }
+  }
+  EXPECT_THROW(decode_audio_mono(media("tone.mp4"), 16000, 1, -1), std::invalid_argument);
 }
 
 TEST_F(MediaTest, CorruptedMiddleNeitherCrashesNorHangs) {

@@ -60,7 +60,8 @@ DecodedVideo decode_for_encoders(const std::filesystem::path& video, const Video
     }
     out.frames = torch::stack(frames);
     if (encoders.clap && out.has_audio) {
-      out.audio = decoder.audio_mono(encoders.clap->sample_rate());
+      // Only the centred clip CLAP keeps: the same samples as cropping the whole track.
+      out.audio = decoder.audio_mono(encoders.clap->sample_rate(), encoders.clap->clip_samples());
       if (out.audio) {
         out.silent_audio = std::all_of(out.audio->begin(), out.audio->end(), [](float x) { return x == 0.f; });
       } else {

@@ -1,10 +1,15 @@
-// The audio half: a whole audio track, decoded once, to mono float32 at the rate CLAP wants.
+// The audio half: an audio track decoded to mono float32 at the rate CLAP wants, all of it or
+// only the centred window CLAP keeps (a 60-minute track then costs a window's memory, not 1.6 GB).
 
 extern "C" {
 #include <libavutil/channel_layout.h>
 #include <libavutil/samplefmt.h>
 }
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
 #include <new>
 #include <stdexcept>
 #include <vector>
@@ -20,6 +25,26 @@ namespace {
 // Consecutive EAGAIN answers from the demuxer tolerated before the file counts as ended.
 constexpr int kMaxStalls = 10000;
 
+// The resampled stream, sample after sample: counts them all, keeps those in [from, to).
+class SampleWindow {
+ public:
+  SampleWindow(int64_t from, int64_t to) : from_(from), to_(to) {}
+
+  void append(const float* data, int64_t count) {
+    const int64_t begin = std::max(total_, from_), end = std::min(total_ + count, to_);
+    if (begin < end) kept_.insert(kept_.end(), data + (begin - total_), data + (end - total_));
+    total_ += count;
+  }
+  int64_t total() const { return total_; }
+  int64_t from() const { return from_; }
+  std::vector<float>& kept() { return kept_; }
+
+ private:
+  int64_t from_, to_;
+  int64_t total_ = 0;
+  std::vector<float> kept_;
+};
+
 // Resamples decoded frames to mono float at one rate, appending to `samples`.
 //
 // The mono mix is the plain mean of the channels, installed as swresample's mixing matrix
@@ -30,7 +55,7 @@ constexpr int kMaxStalls = 10000;
 // No library call does "mean of the channels, whatever the layout", hence the hand-made matrix.
 class MonoResampler {
  public:
-  MonoResampler(const fs::path& path, int rate, std::vector<float>& samples)
+  MonoResampler(const fs::path& path, int rate, SampleWindow& samples)
       : path_(path), rate_(rate), samples_(samples) {}
   ~MonoResampler() { av_channel_layout_uninit(&layout_); }
   MonoResampler(const MonoResampler&) = delete;
@@ -88,18 +113,18 @@ class MonoResampler {
   int convert(const uint8_t** input, int count) {
     const int room = swr_get_out_samples(swr_.get(), count);
     if (room < 0) throw MediaError(path_, "audio resampling failed (" + av_error_text(room) + ")");
-    const size_t old_size = samples_.size();
-    samples_.resize(old_size + size_t(room));
-    uint8_t* output = reinterpret_cast<uint8_t*>(samples_.data() + old_size);
+    buffer_.resize(size_t(room));
+    uint8_t* output = reinterpret_cast<uint8_t*>(buffer_.data());
     const int made = swr_convert(swr_.get(), &output, room, input, count);
-    samples_.resize(old_size + size_t(std::max(made, 0)));
     if (made < 0) throw MediaError(path_, "audio resampling failed (" + av_error_text(made) + ")");
+    samples_.append(buffer_.data(), made);
     return made;
   }
 
   fs::path path_;
   int rate_;
-  std::vector<float>& samples_;
+  SampleWindow& samples_;
+  std::vector<float> buffer_;   // one frame's output, before the window takes its part
   SwrPtr swr_;
   AVChannelLayout layout_{};
   int format_ = -1;
@@ -108,8 +133,17 @@ class MonoResampler {
 
 }  // namespace
 
-std::optional<std::vector<float>> decode_audio_mono(const fs::path& path, int sample_rate, int threads) {
-  if (sample_rate <= 0) throw std::invalid_argument("decode_audio_mono: sample_rate must be positive");
+namespace {
+
+struct AudioPass {
+  int64_t total = 0;            // samples of the whole track at the output rate
+  int64_t kept_from = 0;        // the first kept sample's position in the track
+  std::vector<float> kept;
+  double declared_s = std::numeric_limits<double>::quiet_NaN();   // what the container says
+};
+
+// One pass over the file: decodes every audio packet, keeps the samples in [from, to).
+std::optional<AudioPass> decode_pass(const fs::path& path, int sample_rate, int threads, int64_t from, int64_t to) {
   // A context of its own: reading the audio never moves the video decoder's position.
   FormatPtr format = open_media(path);
   const int index = best_audio_stream(format.get());
@@ -121,8 +155,10 @@ std::optional<std::vector<float>> decode_audio_mono(const fs::path& path, int sa
   PacketPtr packet = make_packet();
   FramePtr frame = make_frame();
 
-  std::vector<float> samples;
-  MonoResampler resampler(path, sample_rate, samples);
+  AudioPass pass;
+  pass.declared_s = declared_stream_seconds(format.get(), format->streams[index]);
+  SampleWindow window(from, to);
+  MonoResampler resampler(path, sample_rate, window);
   int64_t packets = 0, decoded_frames = 0;
   auto drain = [&] {
     // Errors other than EAGAIN/EOF concern one frame: skip it, keep what decodes.
@@ -153,7 +189,62 @@ std::optional<std::vector<float>> decode_audio_mono(const fs::path& path, int sa
   drain();
   resampler.finish();
   if (packets > 0 && decoded_frames == 0) throw MediaError(path, "the audio stream does not decode");
-  return samples;
+  pass.total = window.total();
+  pass.kept_from = window.from();
+  pass.kept = std::move(window.kept());
+  return pass;
+}
+
+// A track that decodes to much less than its container declares is cut short (or its middle is
+// broken): the samples that should be there are not. Slack for codec priming and padding.
+void check_complete(const fs::path& path, const AudioPass& pass, int sample_rate) {
+  if (!(pass.declared_s > 0)) return;
+  const double held = double(pass.total) / sample_rate;
+  if (held < pass.declared_s - std::max(0.25, 0.03 * pass.declared_s)) {
+    char problem[128];
+    std::snprintf(problem, sizeof problem, "truncated: the audio track holds %.2f s of the %.2f s its container declares",
+                  held, pass.declared_s);
+    throw MediaError(path, problem);
+  }
+}
+
+}  // namespace
+
+std::optional<std::vector<float>> decode_audio_mono(const fs::path& path, int sample_rate, int threads,
+                                                    int64_t centre_window) {
+  if (sample_rate <= 0) throw std::invalid_argument("decode_audio_mono: sample_rate must be positive");
+  if (centre_window < 0) throw std::invalid_argument("decode_audio_mono: centre_window must not be negative");
+  constexpr int64_t kEverything = std::numeric_limits<int64_t>::max();
+  // Where the window should lie, from the container's duration; the exact place needs the exact
+  // length, known only at the end, so the first pass keeps a margin on both sides.
+  int64_t from = 0, to = kEverything;
+  if (centre_window > 0) {
+    FormatPtr format = open_media(path);
+    const int index = best_audio_stream(format.get());
+    if (index < 0) return std::nullopt;
+    const double declared = declared_stream_seconds(format.get(), format->streams[index]);
+    if (declared > 0 && std::isfinite(declared)) {
+      const auto estimate = static_cast<int64_t>(declared * sample_rate);
+      const int64_t margin = 2 * int64_t(sample_rate) + estimate / 200;
+      from = std::max<int64_t>(0, estimate / 2 - centre_window / 2 - margin);
+      to = estimate / 2 - centre_window / 2 + centre_window + margin;
+    }
+  }
+  std::optional<AudioPass> pass = decode_pass(path, sample_rate, threads, from, to);
+  if (!pass) return std::nullopt;
+  check_complete(path, *pass, sample_rate);
+  if (centre_window == 0 || pass->total <= centre_window) {
+    if (pass->kept_from == 0 && int64_t(pass->kept.size()) == pass->total) return std::move(pass->kept);
+    return decode_pass(path, sample_rate, threads, 0, kEverything)->kept;   // the container's duration was far off
+  }
+  // CLAP's centred clip (encoders::clip_start_sample): from length/2 - window/2.
+  const int64_t start = pass->total / 2 - centre_window / 2;
+  if (start < pass->kept_from || start + centre_window > pass->kept_from + int64_t(pass->kept.size())) {
+    // The container's duration was far off: a second pass, now placed exactly.
+    return std::move(decode_pass(path, sample_rate, threads, start, start + centre_window)->kept);
+  }
+  const auto first = pass->kept.begin() + (start - pass->kept_from);
+  return std::vector<float>(first, first + centre_window);
 }
 
 }  // namespace avgzsl::media

@@ -5,6 +5,10 @@ extern "C" {
 }
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
 #include <new>
 #include <system_error>
 
@@ -70,6 +74,67 @@ int best_video_stream(AVFormatContext* format) {
 int best_audio_stream(AVFormatContext* format) {
   const int index = av_find_best_stream(format, AVMEDIA_TYPE_AUDIO, -1, best_video_stream(format), nullptr, 0);
   return index >= 0 ? index : -1;
+}
+
+namespace {
+
+bool is_avi(const AVFormatContext* format) { return format->iformat && std::strcmp(format->iformat->name, "avi") == 0; }
+
+// "HH:MM:SS.nnnnnnnnn" (Matroska's DURATION tag) -> seconds, NaN when malformed.
+double parse_clock(const char* text) {
+  int hours = 0, minutes = 0;
+  double seconds = 0;
+  if (std::sscanf(text, "%d:%d:%lf", &hours, &minutes, &seconds) != 3 || hours < 0 || minutes < 0 || seconds < 0) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  return hours * 3600.0 + minutes * 60.0 + seconds;
+}
+
+std::string seconds_text(double s) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f s", s);
+  return text;
+}
+
+}  // namespace
+
+double declared_stream_seconds(const AVFormatContext* format, const AVStream* stream) {
+  const double tick = av_q2d(stream->time_base);
+  if (is_avi(format) && stream->nb_frames > 0 && tick > 0) return double(stream->nb_frames) * tick;
+  if (stream->duration != AV_NOPTS_VALUE && stream->duration > 0 && tick > 0) return double(stream->duration) * tick;
+  if (const AVDictionaryEntry* tag = av_dict_get(stream->metadata, "DURATION", nullptr, 0)) return parse_clock(tag->value);
+  return std::numeric_limits<double>::quiet_NaN();
+}
+
+void check_not_truncated(const fs::path& path, AVFormatContext* format) {
+  const int64_t file_size = format->pb ? avio_size(format->pb) : -1;
+  for (unsigned i = 0; i < format->nb_streams; ++i) {
+    const AVStream* stream = format->streams[i];
+    const int entries = avformat_index_get_entries_count(stream);
+    if (file_size > 0 && entries > 0) {
+      // The index is sorted by time, not by position: look at every entry.
+      int64_t needed = 0;
+      for (int e = 0; e < entries; ++e) {
+        const AVIndexEntry* entry = avformat_index_get_entry(const_cast<AVStream*>(stream), e);
+        if (entry && entry->pos >= 0) needed = std::max<int64_t>(needed, entry->pos + entry->size);
+      }
+      if (needed > file_size) {
+        throw MediaError(path, "truncated: the container's index needs " + std::to_string(needed) + " bytes, the file has " +
+                                   std::to_string(file_size));
+      }
+    }
+    // AVI: FFmpeg rebuilds the duration from the chunks a file without its index (cut before the
+    // end) still holds; the header's length is what the file claimed. Two frames' worth of slack.
+    if (is_avi(format) && stream->nb_frames > 0 && stream->duration > 0 && stream->duration != AV_NOPTS_VALUE &&
+        stream->codecpar->codec_type == AVMEDIA_TYPE_VIDEO) {
+      const double tick = av_q2d(stream->time_base);
+      const double declared = double(stream->nb_frames) * tick, held = double(stream->duration) * tick;
+      if (declared - held > 2 * tick + 0.01 * declared) {
+        throw MediaError(path, "truncated: the AVI header declares " + seconds_text(declared) + " of video, the file holds " +
+                                   seconds_text(held));
+      }
+    }
+  }
 }
 
 CodecPtr open_decoder(const fs::path& path, const AVStream* stream, int threads, const char* kind) {

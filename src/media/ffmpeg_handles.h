@@ -57,6 +57,16 @@ int best_video_stream(AVFormatContext* format);
 // The audio stream that belongs with best_video_stream (same program), or -1.
 int best_audio_stream(AVFormatContext* format);
 
+// How long `stream` says it is, in seconds, from the container's own record: AVI's header length
+// (kept in nb_frames: FFmpeg replaces the duration by what a file without its index still holds),
+// the stream's duration, or Matroska's per-track DURATION tag; NaN when the container says nothing.
+double declared_stream_seconds(const AVFormatContext* format, const AVStream* stream);
+
+// Throws MediaError "truncated: ..." when the container's own records show that data is missing:
+// an index entry that lies past the end of the file (an MP4 with its index first, cut short), or
+// an AVI header that declares more than the file holds.
+void check_not_truncated(const std::filesystem::path& path, AVFormatContext* format);
+
 // Opens the decoder for `stream` with `threads` threads (0: FFmpeg's choice); `kind` ("video",
 // "audio") only words the errors.
 CodecPtr open_decoder(const std::filesystem::path& path, const AVStream* stream, int threads,

@@ -14,6 +14,7 @@ extern "C" {
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -156,6 +157,7 @@ struct VideoDecoder::Impl {
   bool positioned = false;     // decoding may go on from the current state (else seek first)
   bool input_ended = false;    // the flush packet went in: nothing follows the buffered frames
   bool awaiting_keyframe = false;   // after a seek: packets before the next keyframe are dropped
+  bool reached_end_of_file = false; // the demuxer ran out of packets (not a stop short of the end)
 
   SwsPtr sws;
   FramePtr rgb;
@@ -173,6 +175,8 @@ struct VideoDecoder::Impl {
     scratch = make_frame();
     rgb = make_frame();
     describe();
+    check_not_truncated(path, format.get());
+    check_tail();
   }
 
   double seconds(int64_t ts) const { return double(ts) * av_q2d(time_base); }
@@ -192,8 +196,14 @@ struct VideoDecoder::Impl {
     // Durations "estimated from the bitrate" (raw elementary streams) can be far off: count instead.
     const bool guessed = format->duration_estimation_method == AVFMT_DURATION_FROM_BITRATE;
     bool known = false;
+    const double declared = declared_stream_seconds(format.get(), stream);
     if (!guessed && stream->duration != AV_NOPTS_VALUE && stream->duration > 0) {
       info.duration_s = seconds(stream->duration);
+      known = true;
+    } else if (!guessed && declared > 0) {
+      // Matroska keeps each track's length in a tag: the video's own span, where the container's
+      // duration is that of its longest track.
+      info.duration_s = declared;
       known = true;
     } else if (!guessed && format->duration != AV_NOPTS_VALUE && format->duration > 0) {
       info.duration_s = double(format->duration) / AV_TIME_BASE - (info.start_time_s - container_start);
@@ -250,6 +260,38 @@ struct VideoDecoder::Impl {
     rewind();
   }
 
+  // Containers without a complete index (Matroska, WebM, ...) cut short still open and give the
+  // frames before the cut. Their last seconds tell: a seek near the declared end, then the
+  // packets to the end of the file, without decoding. Costs one seek and a few seconds of packets.
+  void check_tail() {
+    if (avformat_index_get_entries_count(stream) > 1) return;   // MP4, AVI: checked by their index
+    if (format->duration_estimation_method != AVFMT_DURATION_FROM_STREAM || !(info.duration_s > 0)) return;
+    const double end = info.start_time_s + info.duration_s;
+    const double from = std::max(info.start_time_s, end - 3.0);
+    if (av_seek_frame(format.get(), video_index, to_ts(from), AVSEEK_FLAG_BACKWARD) < 0) return;
+    positioned = false;   // the next request seeks
+    double last_end = -std::numeric_limits<double>::infinity();
+    for (int packets = 0, stalls = 0; packets < 100000;) {
+      const int r = av_read_frame(format.get(), packet.get());
+      if (r == AVERROR(EAGAIN) && ++stalls < 10000) continue;
+      if (r < 0) break;
+      ++packets;
+      ++stats.packets_read;
+      const int64_t ts = packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts;
+      if (packet->stream_index == video_index && ts != AV_NOPTS_VALUE) {
+        last_end = std::max(last_end, seconds(ts + std::max<int64_t>(packet->duration, 0)));
+      }
+      av_packet_unref(packet.get());
+    }
+    const double period = info.average_fps > 0 ? 1.0 / info.average_fps : 0.05;
+    if (std::isfinite(last_end) && last_end < end - std::max(2 * period, 0.1) - 0.01 * info.duration_s) {
+      char problem[160];
+      std::snprintf(problem, sizeof problem, "truncated: the video stream ends at %.2f s of the %.2f s its container declares",
+                    last_end - info.start_time_s, info.duration_s);
+      throw MediaError(path, problem);
+    }
+  }
+
   // ---- positioning -----------------------------------------------------------------------------
 
   void reset_decoder() {
@@ -257,6 +299,7 @@ struct VideoDecoder::Impl {
     has_candidate = has_pending = false;
     input_ended = false;
     awaiting_keyframe = false;
+    reached_end_of_file = false;
     positioned = true;
     last_decoded_s = std::numeric_limits<double>::quiet_NaN();
   }
@@ -318,7 +361,10 @@ struct VideoDecoder::Impl {
       }
       int r = av_read_frame(format.get(), packet.get());
       if (r == AVERROR(EAGAIN)) continue;
-      if (r < 0) return false;   // end of file; a read error ends the usable part of the file too
+      if (r < 0) {               // end of file; a read error ends the usable part of the file too
+        reached_end_of_file = true;
+        return false;
+      }
       ++stats.packets_read;
       if (packet->stream_index != video_index) {
         av_packet_unref(packet.get());
@@ -439,6 +485,18 @@ struct VideoDecoder::Impl {
       throw MediaError(path, "no video frame decodes (wanted the frame at " +
                                  std::to_string(t - info.start_time_s) + " s)");
     }
+    // The stream ran out before the time its container's duration promises: the frame on screen
+    // there is missing (a cut file), and the last frame that decodes is not it. Slack of two
+    // frame periods (at least 0.1 s): a last frame is shown for its own duration.
+    const double period = info.average_fps > 0 ? 1.0 / info.average_fps : 0.05;
+    if (reached_end_of_file && !has_pending && t > candidate_s + std::max(2 * period, 0.1)) {
+      positioned = false;
+      char problem[160];
+      std::snprintf(problem, sizeof problem,
+                    "truncated: the video stream ends at %.2f s, before the frame at %.2f s of the %.2f s its container declares",
+                    candidate_s - info.start_time_s, t - info.start_time_s, info.duration_s);
+      throw MediaError(path, problem);
+    }
   }
 
   // ---- conversion ------------------------------------------------------------------------------
@@ -509,10 +567,10 @@ std::vector<VideoFrame> VideoDecoder::frames_evenly_spaced(int n) {
   return frames;
 }
 
-std::optional<std::vector<float>> VideoDecoder::audio_mono(int sample_rate) {
+std::optional<std::vector<float>> VideoDecoder::audio_mono(int sample_rate, int64_t centre_window) {
   if (sample_rate <= 0) throw std::invalid_argument("audio_mono: sample_rate must be positive");
   if (!impl_->info.has_audio) return std::nullopt;
-  return decode_audio_mono(impl_->path, sample_rate, impl_->options.threads);
+  return decode_audio_mono(impl_->path, sample_rate, impl_->options.threads, centre_window);
 }
 
 }  // namespace avgzsl::media

@@ -98,12 +98,16 @@ class VideoDecoder {
   // bound is hit. Repeated calls are allowed, in any order.
   std::vector<VideoFrame> frames_evenly_spaced(int n);
 
-  // The whole audio track (best audio stream), decoded once, resampled to `sample_rate` Hz and
-  // mixed to mono as the mean of the channels; std::nullopt when the file has no audio stream.
-  // Packets that fail to decode are skipped; throws MediaError only when the stream has packets
-  // and none of them decodes; std::invalid_argument for sample_rate < 1. Independent of the video
-  // position (reads the file separately).
-  std::optional<std::vector<float>> audio_mono(int sample_rate);
+  // The audio track (best audio stream), resampled to `sample_rate` Hz and mixed to mono as the
+  // mean of the channels; std::nullopt when the file has no audio stream. With `centre_window`
+  // > 0, a track longer than that many samples gives only its centred window, the samples from
+  // length/2 - centre_window/2 on (CLAP's crop; the same samples as cropping the whole track),
+  // and memory stays that of the window plus a margin whatever the track's length.
+  // Packets that fail to decode are skipped. Throws MediaError when the stream has packets and
+  // none of them decodes, and "truncated: ..." when the track holds much less than its container
+  // declares (a cut file); std::invalid_argument for sample_rate < 1 or a negative window.
+  // Independent of the video position (reads the file separately).
+  std::optional<std::vector<float>> audio_mono(int sample_rate, int64_t centre_window = 0);
 
   const DecodeStats& stats() const;
 
@@ -116,7 +120,7 @@ class VideoDecoder {
 // decodes it; std::nullopt when the file has no audio stream. Throws MediaError as the
 // VideoDecoder constructor does for unreadable files.
 std::optional<std::vector<float>> decode_audio_mono(const std::filesystem::path& path, int sample_rate,
-                                                    int threads = 1);
+                                                    int threads = 1, int64_t centre_window = 0);
 
 // FFmpeg logs to stderr through a process-wide level (broken files make it talkative). This sets
 // that level; it affects every FFmpeg user in the process.

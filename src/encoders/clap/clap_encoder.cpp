@@ -23,6 +23,7 @@ ClapEncoder::ClapEncoder(ClapEncoder&&) noexcept = default;
 ClapEncoder& ClapEncoder::operator=(ClapEncoder&&) noexcept = default;
 
 int ClapEncoder::sample_rate() const { return audio_->sample_rate(); }
+int64_t ClapEncoder::clip_samples() const { return audio_->clip_samples(); }
 int64_t ClapEncoder::embedding_dim() const { return audio_->embedding_dim(); }
 
 torch::Tensor ClapEncoder::embed_audio(const std::vector<std::vector<float>>& waveforms) {

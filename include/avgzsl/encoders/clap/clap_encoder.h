@@ -27,6 +27,8 @@ class ClapEncoder {
 
   // The rate the audio must be decoded at (48 kHz for LAION's models, 32 kHz for WavCaps).
   int sample_rate() const;
+  // The samples of one clip (10 s at sample_rate()): longer tracks are cropped to their centre.
+  int64_t clip_samples() const;
   int64_t embedding_dim() const;
   // Mono waveforms at sample_rate(), any length (the model's 10-s rule is applied) ->
   // L2-normalised audio embeddings [N, D] on the CPU.
