@@ -7,3 +7,4 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DAVGZSL_BUILD_TESTS=ON 
 cmake --build build -j"$(nproc)"
 cd build
 ctest --output-on-failure -j"$(nproc)"
+../scripts/sanitize.sh  # ASan + UBSan on the io, media, preprocessing and release tests (build-asan; fuzz/README.md)
