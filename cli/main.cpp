@@ -14,10 +14,20 @@
 int main(int argc, char** argv) {
   avgzsl::util::restart_with_passive_openmp(argv);
   avgzsl::util::keep_freed_tensor_memory();
-  // Broken videos make FFmpeg talkative; extract and predict report every failure once, with its file.
-  avgzsl::media::set_ffmpeg_log_level(avgzsl::media::FfmpegLogLevel::kQuiet);
+  // Broken videos make FFmpeg talkative; extract and predict report every failure once, with its
+  // file. FFmpeg's own lines go through our log, shown only with --verbose.
+  avgzsl::media::route_ffmpeg_log(avgzsl::media::FfmpegLogLevel::kQuiet, nullptr);
   CLI::App app{"avgzsl: audio-visual (generalized) zero-shot video classification with CLIP and CLAP features"};
   app.require_subcommand(1);
+  app.fallthrough();   // --verbose after the verb too
+  app.add_flag_callback(
+      "--verbose",
+      [] {
+        avgzsl::media::route_ffmpeg_log(avgzsl::media::FfmpegLogLevel::kInfo, [](const std::string& line) {
+          std::fprintf(stderr, "ffmpeg: %s\n", line.c_str());
+        });
+      },
+      "also show FFmpeg's own messages about the media files it reads (stderr, prefixed 'ffmpeg: ')");
   app.set_version_flag("--version", "avgzsl 0.1.0");
   avgzsl::cli::add_synth_command(app);
   avgzsl::cli::add_train_command(app);

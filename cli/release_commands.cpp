@@ -57,6 +57,7 @@ void add_import_clipclap_command(CLI::App& app) {
   c->add_flag("--force", args->force, "replace an existing directory");
   c->callback([args] {
     args->options.text_rows = reference::parse_class_text_rows(args->text_rows);
+    data::check_dataset_destination(args->out, args->force);
     const auto start = std::chrono::steady_clock::now();
     std::optional<util::Progress> bar;
     const reference::ClipClapImport imported = reference::import_clipclap_release(args->options, [&](int64_t done, int64_t total) {

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -379,6 +380,99 @@ TEST_F(CliExtract, ShardsThenMergeAndOneLineErrors) {
                                    "', allow_pickle=True).item(); assert sorted(d) == ['dog barking', 'playing guitar']; "
                                    "assert abs(np.linalg.norm(d['dog barking']) - 1) < 1e-5\""));
   }
+}
+
+// Issue 13's probe, item by item: each case failed (or hung, or crashed) before its fix.
+TEST_F(CliExtract, FramesAreBoundedAndAVideoWithFewerFramesIsAnError) {
+  const std::string red = (dir_ / "videos/red/red0.mp4").string();   // 0.5 s at 10 fps: 5 frames
+  const std::string models = " --clip " + (dir_ / "clip").string() + " --threads 1 --classes red,blue";
+  // --frames 100000 grew past 24 GB before: now refused before anything is decoded.
+  expect_one_line_error(run("predict " + red + models + " --frames 100000"), "--frames must be between 1 and 256, got 100000");
+  expect_one_line_error(run("predict " + red + models + " --frames 0"), "--frames must be between 1 and 256, got 0");
+  const Result few = run("predict " + red + models + " --frames 200 --json");
+  EXPECT_NE(few.code, 0);
+  const nlohmann::json j = nlohmann::json::parse(few.out.substr(0, few.out.find("\nerror: ") + 1));
+  EXPECT_NE(j["videos"][0]["error"].get<std::string>().find("has 5 frames, fewer than the 200 evenly spaced frames asked for"),
+            std::string::npos);
+  expect_one_line_error(run(joined(extract_args("ds")) + " --decoders 1000"), "--decoders must be between 1 and 256");
+}
+
+TEST_F(CliExtract, OutputsAreCheckedBeforeAnyWork) {
+  testing::write_text_file(dir_ / "afile", "not a folder");
+  // It used to extract every video, then fail, leaving afile.store/.
+  std::vector<std::string> args = extract_args("afile");
+  expect_one_line_error(run(joined(args)), "afile: exists and is not a directory");
+  EXPECT_FALSE(fs::exists(dir_ / "afile.store"));
+  fs::create_directories(dir_ / "adir.npy");
+  expect_one_line_error(run("embed-classes --names " + (dir_ / "afile").string() + " --clip " + (dir_ / "clip").string() +
+                            " --out " + (dir_ / "adir.npy").string()), "adir.npy: is a directory");
+}
+
+TEST_F(CliExtract, AnAutomaticSplitThatCannotBeFilledIsRefusedBeforeExtracting) {
+  // Five classes, two of them with two videos: the automatic split cannot give every seen class
+  // a training, a validation and a test video.
+  for (const std::string c : {"a", "b", "c", "d", "e"}) {
+    for (int i = 0; i < 2; ++i) {
+      fs::create_directories(dir_ / "few" / c);
+      fs::create_symlink(inputs_->path() / "videos/red/red0.mp4", dir_ / "few" / c / (c + std::to_string(i) + ".mp4"));
+    }
+  }
+  std::vector<std::string> args = extract_args("ds");
+  args[2] = (dir_ / "few").string();
+  const Result r = run(joined(args));
+  expect_one_line_error(r, "the split plan (automatic) leaves no video in stage_1_val_seen");
+  EXPECT_NE(r.out.find("a seen class needs at least 3 videos"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--splits DIR"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("extract: "), std::string::npos) << "refused before any extraction: " << r.out;
+}
+
+TEST_F(CliExtract, ConfigSizesAndNonFiniteWeightsAreNamedBeforeAnyAllocation) {
+  const fs::path clip = dir_ / "clip_copy";
+  fs::create_directories(clip);
+  for (const auto& e : fs::directory_iterator(dir_ / "clip")) fs::copy_file(e.path(), clip / e.path().filename());
+  const nlohmann::json config = nlohmann::json::parse(io::read_file(clip / "config.json"));
+  const std::string predict = "predict " + (dir_ / "videos/red/red0.mp4").string() + " --classes red,blue --threads 1 --clip " + clip.string();
+  auto with = [&](const std::string& section, const std::string& field, const nlohmann::json& value) {
+    nlohmann::json edited = config;
+    edited[section][field] = value;
+    io::write_file_atomically(clip / "config.json", edited.dump());
+  };
+  with("vision_config", "hidden_size", 1000000000);   // LibTorch's "you tried to allocate 3072000000000 bytes" before
+  expect_one_line_error(run(predict), "config.json vision_config: field 'hidden_size' is 1000000000, more than any model has");
+  with("text_config", "num_hidden_layers", 100000);   // 5 GB allocated before
+  expect_one_line_error(run(predict), "config.json text_config: field 'num_hidden_layers' is 100000");
+  with("text_config", "num_hidden_layers", config["text_config"]["num_hidden_layers"].get<int>() + 1);
+  expect_one_line_error(run(predict), "config.json: text_config.num_hidden_layers is");
+  io::write_file_atomically(clip / "config.json", config.dump());
+  ASSERT_EQ(run(predict).code, 0);
+
+  // A NaN weight printed `nan` scores with exit 0 before.
+  io::NamedTensors tensors;
+  {
+    const io::SafetensorsFile file(clip / "model.safetensors");
+    for (const std::string& name : file.names()) tensors.emplace_back(name, file.tensor(name).clone());
+  }
+  for (auto& [name, t] : tensors) {
+    if (name == "visual_projection.weight") t[0][1] = std::numeric_limits<float>::quiet_NaN();
+  }
+  io::save_safetensors(clip / "model.safetensors", tensors);
+  expect_one_line_error(run(predict), "model.safetensors: tensor 'visual_projection.weight' holds 1 NaN or infinite values");
+}
+
+TEST_F(CliExtract, FfmpegsOwnMessagesAppearOnlyWithVerbose) {
+  // An MP4 whose index (at the end) is cut off: FFmpeg itself says "moov atom not found".
+  const fs::path cut = dir_ / "cut.mp4";
+  {
+    const std::string bytes = io::read_file(dir_ / "videos/red/red0.mp4");
+    testing::write_text_file(cut, bytes.substr(0, bytes.size() / 2));
+  }
+  const std::string predict = "predict " + cut.string() + " --classes red,blue --threads 1 --clip " + (dir_ / "clip").string();
+  const Result quiet = run(predict);
+  EXPECT_NE(quiet.code, 0);
+  EXPECT_EQ(quiet.out.find("moov atom"), std::string::npos) << quiet.out;
+  const Result verbose = run(predict + " --verbose");
+  EXPECT_NE(verbose.out.find("ffmpeg: [mov,mp4,m4a,3gp,3g2,mj2 @ "), std::string::npos) << verbose.out;
+  EXPECT_NE(verbose.out.find("moov atom not found"), std::string::npos) << verbose.out;
 }
 
 TEST_F(CliExtract, PredictRanksClassNamesGivenAtTheCallTrainingFree) {

@@ -1,6 +1,7 @@
 // The resumable feature store of an extract job, on its own: chunks written and read back,
 // resuming, a different job refused, class text, and a corrupt chunk named.
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <torch/torch.h>
 
 #include <fstream>
@@ -77,6 +78,42 @@ TEST(FeatureStore, AnotherJobOrShardIsRefusedAndCorruptChunksAreNamed) {
   std::ofstream(chunk, std::ios::binary | std::ios::trunc) << "garbage";
   const std::string corrupt = testing::typed_error_of([&] { FeatureStore::open_existing(tmp / "store").read_all(); });
   EXPECT_NE(corrupt.find("000001.safetensors"), std::string::npos) << corrupt;
+}
+
+TEST(FeatureStore, ASecondJobIsRefusedAtOnceNamingTheHolder) {
+  testing::TempDir tmp;
+  FeatureStore first = FeatureStore::open_for_job(tmp / "store", job(), {1, 1}, 3);
+  // flock locks an open file description: a second open, even in this process, is refused.
+  const std::string second = testing::typed_error_of([&] { FeatureStore::open_for_job(tmp / "store", job(), {1, 1}, 3); });
+  EXPECT_EQ(second, "runtime_error: " + (tmp / "store").string() + ": is being written by another avgzsl job (PID " +
+                        std::to_string(::getpid()) + "); wait for it to finish or use another output folder");
+  EXPECT_NE(testing::typed_error_of([&] { FeatureStore::open_for_job(tmp / "store", job(), {1, 1}, 3, /*restart=*/true); }), "")
+      << "--restart must not pull a store from under its writer";
+}
+
+TEST(FeatureStore, ALeftoverOfAnInterruptedCreationIsRecoveredAndRestartEmptiesTheStore) {
+  testing::TempDir tmp;
+  // What a full disk at the start of extract used to leave: the folder, an empty chunks/, no
+  // store.json (and a temporary file of the manifest).
+  fs::create_directories(tmp / "store/chunks");
+  testing::write_text_file(tmp / "store/store.json.tmp-999", "{\"form");
+  {
+    FeatureStore store = FeatureStore::open_for_job(tmp / "store", job(), {1, 1}, 3);
+    store.write_chunk({video(0, "A")}, torch::ones({1, 3}), torch::Tensor(), {});
+  }
+  EXPECT_FALSE(fs::exists(tmp / "store/store.json.tmp-999"));
+  EXPECT_EQ(FeatureStore::open_for_job(tmp / "store", job(), {1, 1}, 3).done_ids().size(), 1u);
+  // --restart: a fresh store of the same job, whatever the old one held.
+  EXPECT_TRUE(FeatureStore::open_for_job(tmp / "store", job("other"), {1, 1}, 3, /*restart=*/true).done_ids().empty());
+  // Someone's own files are never taken for leftovers, even with --restart.
+  testing::write_text_file(tmp / "mine/notes.txt", "keep me");
+  EXPECT_NE(testing::typed_error_of([&] { FeatureStore::open_for_job(tmp / "mine", job(), {1, 1}, 3, true); })
+                .find("exists and is not a feature store"),
+            std::string::npos);
+  EXPECT_TRUE(fs::exists(tmp / "mine/notes.txt"));
+  testing::write_text_file(tmp / "afile", "x");
+  EXPECT_NE(testing::typed_error_of([&] { FeatureStore::open_for_job(tmp / "afile", job(), {1, 1}, 3); }).find("is not a directory"),
+            std::string::npos);
 }
 
 }  // namespace feature_store_test

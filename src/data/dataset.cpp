@@ -305,6 +305,14 @@ Dataset load_dataset(const fs::path& dir) {
   return d;
 }
 
+void check_dataset_destination(const fs::path& dir, bool replace_existing) {
+  io::check_output_directory(dir);
+  std::error_code ec;
+  if (!replace_existing && fs::exists(dir, ec)) {
+    throw std::runtime_error(dir.string() + ": already exists; choose a new output directory");
+  }
+}
+
 void save_dataset(const Dataset& d, const fs::path& dir, bool replace_existing) {
   validate_dataset(d, d.name);
   io::StagedDirectory staged(dir, replace_existing);

@@ -78,7 +78,14 @@ torch::Tensor PretrainedWeights::float_tensor(const std::string& name) const {
     fail(impl_->path, "tensor '" + name + "' has dtype " + std::string(c10::toString(raw.scalar_type())) +
                           ", expected float32, float16 or bfloat16");
   }
-  return raw.to(torch::kFloat32);
+  torch::Tensor value = raw.to(torch::kFloat32);
+  // A NaN or infinite weight makes every output NaN downstream: say where it is instead.
+  const int64_t bad = value.numel() - torch::isfinite(value).sum().item<int64_t>();
+  if (bad > 0) {
+    fail(impl_->path, "tensor '" + name + "' holds " + std::to_string(bad) + " NaN or infinite values of " +
+                          std::to_string(value.numel()) + " (a corrupt or diverged checkpoint)");
+  }
+  return value;
 }
 
 std::vector<int64_t> PretrainedWeights::shape(const std::string& name) const {

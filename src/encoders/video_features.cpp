@@ -40,6 +40,10 @@ void apply_reference_pixels(media::RgbImage& image) {
 
 }  // namespace
 
+void check_frames_per_video(int frames) {
+  util::check_option_range("frames", "the number of frames per video", frames, 1, kMaxFramesPerVideo);
+}
+
 LoadedVideoEncoders::LoadedVideoEncoders(const std::filesystem::path& clip_dir, const std::filesystem::path& clap_dir,
                                          int frames, FramePixels pixels, torch::Device device)
     : clip_(std::make_unique<ClipEncoder>(clip_dir, device)),
@@ -53,6 +57,11 @@ DecodedVideo decode_for_encoders(const std::filesystem::path& video, const Video
   try {
     media::VideoDecoder decoder(video);
     out.has_audio = decoder.info().has_audio;
+    const int64_t available = decoder.info().frame_count;
+    if (available > 0 && encoders.frames > available) {
+      throw media::MediaError(video, "has " + std::to_string(available) + " frames, fewer than the " +
+                                         std::to_string(encoders.frames) + " evenly spaced frames asked for");
+    }
     std::vector<torch::Tensor> frames;
     for (media::VideoFrame& frame : decoder.frames_evenly_spaced(encoders.frames)) {
       if (encoders.pixels == FramePixels::kReference) apply_reference_pixels(frame.image);
@@ -80,7 +89,13 @@ VideoFeatures encode_videos(const std::vector<const DecodedVideo*>& videos, cons
   const int64_t n = static_cast<int64_t>(videos.size());
   std::vector<torch::Tensor> frames;
   for (const DecodedVideo* v : videos) frames.push_back(v->frames);
-  const torch::Tensor per_frame = encoders.clip->embed_images(torch::cat(frames));  // [n * F, E], unit rows
+  const torch::Tensor images = torch::cat(frames);
+  std::vector<torch::Tensor> embedded;
+  const int64_t step = std::max<int64_t>(1, encoders.frames_per_call);
+  for (int64_t from = 0; from < images.size(0); from += step) {
+    embedded.push_back(encoders.clip->embed_images(images.slice(0, from, std::min(images.size(0), from + step))));
+  }
+  const torch::Tensor per_frame = torch::cat(embedded);  // [n * F, E], unit rows
   // The mean of a video's unit frame embeddings, re-normalised (one frame: unchanged).
   torch::Tensor per_video = per_frame.view({n, encoders.frames, -1}).mean(1);
   out.visual = per_video / per_video.norm(2, -1, true);

@@ -26,6 +26,7 @@ std::vector<EmbeddedHalf> embed_classes(const EmbedClassesOptions& o) {
     throw std::invalid_argument(o.out.string() + ": a .npy dict holds one encoder's vectors; write .safetensors for both halves");
   }
   if (o.names.empty()) throw std::invalid_argument("embed-classes: no class names");
+  io::check_output_file(o.out);
   io::NamedTensors tensors;
   std::map<std::string, std::string> metadata{{"names", nlohmann::json(o.names).dump()}};
   std::vector<EmbeddedHalf> halves;
@@ -59,6 +60,7 @@ std::vector<EmbeddedHalf> embed_classes(const EmbedClassesOptions& o) {
 AssemblyReport merge_shards(const std::vector<fs::path>& store_dirs, const fs::path& splits, const fs::path& out,
                             bool replace_existing) {
   if (store_dirs.empty()) throw std::invalid_argument("merge: no shard stores given");
+  io::check_output_directory(out);
   std::vector<FeatureStore> stores;
   for (const fs::path& dir : store_dirs) stores.push_back(FeatureStore::open_existing(dir));
   std::vector<std::string> names;

@@ -143,38 +143,39 @@ void extract_videos(const ExtractOptions& o, const std::vector<VideoEntry>& vide
       last_flush = std::chrono::steady_clock::now();
     };
     int64_t finished = 0;
+    // A chunk holds exactly chunk_size videos (the last one fewer), whatever the encoder batches:
+    // that many are redone after a kill.
+    auto flush_if_full = [&] {
+      if (static_cast<int64_t>(pending.size() + pending_failures.size()) >= o.chunk_size) flush();
+    };
     for (std::vector<QueuedVideo> batch = queue.pop_up_to(videos_per_batch); !batch.empty();
          batch = queue.pop_up_to(videos_per_batch)) {
       std::vector<const encoders::DecodedVideo*> decoded;
-      std::vector<int64_t> decoded_positions;
       for (const QueuedVideo& item : batch) {
+        if (item.video.error.empty()) decoded.push_back(&item.video);
+      }
+      const encoders::VideoFeatures features = encoders::encode_videos(decoded, encoders);
+      int64_t row = 0;
+      for (const QueuedVideo& item : batch) {   // in queue order: failures and successes alike
         const VideoEntry& entry = videos[todo[item.position]];
         if (!item.video.error.empty()) {
           pending_failures.push_back({todo[item.position], entry.id, entry.label, entry.path.string(), item.video.error});
           print("skipped: " + item.video.error);
           ++summary.failed;
-          continue;
-        }
-        decoded.push_back(&item.video);
-        decoded_positions.push_back(item.position);
-      }
-      if (!decoded.empty()) {
-        const encoders::VideoFeatures features = encoders::encode_videos(decoded, encoders);
-        pending_rows.push_back(features.visual);
-        if (features.audio.defined()) pending_audio.push_back(features.audio);
-        for (size_t i = 0; i < decoded.size(); ++i) {
-          const VideoEntry& entry = videos[todo[decoded_positions[i]]];
-          pending.push_back({todo[decoded_positions[i]], entry.id, entry.label, entry.path.string(), decoded[i]->has_audio,
-                             decoded[i]->silent_audio});
+        } else {
+          pending_rows.push_back(features.visual.slice(0, row, row + 1));
+          if (features.audio.defined()) pending_audio.push_back(features.audio.slice(0, row, row + 1));
+          ++row;
+          pending.push_back({todo[item.position], entry.id, entry.label, entry.path.string(), item.video.has_audio,
+                             item.video.silent_audio});
           ++summary.extracted;
         }
+        flush_if_full();
       }
       finished += static_cast<int64_t>(batch.size());
       progress.update(finished);
       const double since_flush = std::chrono::duration<double>(std::chrono::steady_clock::now() - last_flush).count();
-      if (static_cast<int64_t>(pending.size() + pending_failures.size()) >= o.chunk_size || since_flush >= o.chunk_seconds) {
-        flush();
-      }
+      if (since_flush >= o.chunk_seconds) flush();
     }
     flush();
     progress.finish();
@@ -188,12 +189,15 @@ void extract_videos(const ExtractOptions& o, const std::vector<VideoEntry>& vide
 }  // namespace
 
 ExtractSummary run_extraction(const ExtractOptions& o, const util::LineSink& print) {
-  if (o.frames < 1) throw util::OptionError("frames", "the number of frames per video", " must be at least 1");
-  if (o.decoders < 1) throw util::OptionError("decoders", "the number of decoding threads", " must be at least 1");
-  if (o.batch_size < 1) throw util::OptionError("batch-size", "the number of frames per encoder call", " must be positive");
-  if (o.chunk_size < 1) throw util::OptionError("chunk-size", "the number of videos per chunk", " must be positive");
+  encoders::check_frames_per_video(o.frames);
+  util::check_option_range("decoders", "the number of decoding threads", o.decoders, 1, 256);
+  util::check_option_range<int64_t>("batch-size", "the number of frames per encoder call", o.batch_size, 1, 4096);
+  util::check_option_range<int64_t>("chunk-size", "the number of videos per chunk", o.chunk_size, 1, 1000000);
   const auto start = std::chrono::steady_clock::now();
   const bool sharded = o.shard.count > 1;
+  // Every output is checked before any work: a mistake in a path must not cost an extraction.
+  io::check_output_directory(o.out);
+  io::check_output_directory(store_path_for(o));
   if (!sharded && fs::exists(o.out / "manifest.json") && !o.replace) {
     throw std::runtime_error(o.out.string() + ": already holds a dataset; use --force to replace it");
   }
@@ -204,13 +208,19 @@ ExtractSummary run_extraction(const ExtractOptions& o, const util::LineSink& pri
   for (const data::ClassInfo& c : classes) class_names.push_back(c.name);
   // The split plan is read before any work, so a mistake in it costs nothing.
   std::optional<SplitPlan> plan;
-  if (!sharded) plan = split_plan_for(o.splits, class_names);
+  if (!sharded) {
+    plan = split_plan_for(o.splits, class_names);
+    std::vector<std::pair<std::string, std::string>> listed;
+    for (const VideoEntry& v : videos) listed.emplace_back(v.id, v.label);
+    check_every_split_gets_videos(*plan, listed);
+  }
   const encoders::PromptTemplates templates = encoders::resolve_prompt_templates(o.templates, "clip");
   const bool with_audio = !o.clap_dir.empty();
   const encoders::PromptTemplates audio_templates = with_audio ? encoders::resolve_audio_prompt_templates(o.templates, o.audio_templates) : encoders::PromptTemplates{};
 
   const encoders::LoadedVideoEncoders loaded(o.clip_dir, with_audio ? o.clap_dir : fs::path(), o.frames, o.pixels, o.device);
-  const encoders::VideoEncoders& encoders = loaded.view();
+  encoders::VideoEncoders encoders = loaded.view();
+  encoders.frames_per_call = o.batch_size;
   encoders::ClipEncoder& clip = loaded.clip();
   encoders::ClapEncoder* const clap = loaded.clap();
   ExtractSummary summary;
@@ -222,9 +232,8 @@ ExtractSummary run_extraction(const ExtractOptions& o, const util::LineSink& pri
   }
   summary.in_shard = static_cast<int64_t>(in_shard.size());
 
-  if (o.restart && fs::exists(summary.store / "store.json")) fs::remove_all(summary.store);
   FeatureStore store = FeatureStore::open_for_job(summary.store, job_description(o, videos, classes, clip, templates, encoders.clap, audio_templates), o.shard,
-                                                  summary.in_shard);
+                                                  summary.in_shard, o.restart);
   if (!store.has_class_text()) {
     std::vector<std::string> shown;
     for (const data::ClassInfo& c : classes) shown.push_back(c.display_name);

@@ -2,8 +2,14 @@
 
 #include <torch/torch.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <stdexcept>
 #include <tuple>
@@ -56,9 +62,64 @@ json to_json(const FailedVideo& f) {
 FeatureStore::FeatureStore(fs::path dir, json job, ShardSpec shard, int64_t videos)
     : dir_(std::move(dir)), job_(std::move(job)), shard_(shard), videos_(videos) {}
 
-FeatureStore FeatureStore::open_for_job(const fs::path& dir, const json& job, const ShardSpec& shard, int64_t videos) {
+namespace {
+
+// Takes the store's lock, or throws naming the job that holds it. flock: released by the kernel
+// when the holder dies, so a killed job never leaves a stale lock.
+std::shared_ptr<const int> lock_store(const fs::path& dir) {
+  const fs::path file = dir / "lock";
+  const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) fail(file, std::string("cannot create the store's lock file (") + std::strerror(errno) + ")");
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char holder[32] = {};
+    const ssize_t n = ::pread(fd, holder, sizeof holder - 1, 0);
+    ::close(fd);
+    const std::string pid = n > 0 ? std::string(holder, size_t(n)) : "unknown";
+    fail(dir, "is being written by another avgzsl job (PID " + pid.substr(0, pid.find_first_of("\n ")) +
+                  "); wait for it to finish or use another output folder");
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+    // Only the message of a refused job needs the PID; the lock itself holds.
+  }
+  return std::shared_ptr<const int>(new int(fd), [](const int* p) {
+    ::close(*p);
+    delete p;
+  });
+}
+
+// What a creation interrupted before store.json (a full disk, a kill) leaves: the lock, an empty
+// chunks/, temporary files. Anything else is someone's data and is never removed.
+bool only_creation_leftovers(const fs::path& dir) {
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name == "lock" || name.rfind("store.json.tmp-", 0) == 0) continue;
+    if (name == "chunks" && entry.is_directory() && fs::is_empty(entry.path())) continue;
+    return false;
+  }
+  return true;
+}
+
+void remove_all_but_lock(const fs::path& dir) {
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().filename() != "lock") fs::remove_all(entry.path());
+  }
+}
+
+}  // namespace
+
+FeatureStore FeatureStore::open_for_job(const fs::path& dir, const json& job, const ShardSpec& shard, int64_t videos,
+                                        bool restart) {
   const fs::path manifest = dir / "store.json";
-  if (fs::exists(manifest)) {
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) fail(dir, "exists and is not a directory; give a folder for the output");
+  if (fs::exists(dir, ec) && !fs::exists(manifest, ec) && !only_creation_leftovers(dir)) {
+    fail(dir, "exists and is not a feature store; use another output folder");
+  }
+  fs::create_directories(dir, ec);
+  if (ec) fail(dir, "cannot create directory (" + ec.message() + ")");
+  std::shared_ptr<const int> lock = lock_store(dir);
+  if (fs::exists(manifest) && !restart) {
     FeatureStore existing = open_existing(dir);
     if (existing.job_ != job) {
       fail(dir, "holds the features of a different job (differs in: " + differing_keys(existing.job_, job) +
@@ -67,18 +128,22 @@ FeatureStore FeatureStore::open_for_job(const fs::path& dir, const json& job, co
     if (existing.shard_.index != shard.index || existing.shard_.count != shard.count) {
       fail(dir, "holds shard " + existing.shard_.text() + " of this job, not " + shard.text());
     }
+    existing.lock_ = std::move(lock);
     return existing;
   }
-  if (fs::exists(dir) && !fs::is_empty(dir)) fail(dir, "exists and is not a feature store; use another output folder");
+  // A new store: everything but the lock goes (an old store with --restart, or leftovers), then
+  // chunks/, then store.json last: a store without store.json is never taken for a finished one.
+  remove_all_but_lock(dir);
   fs::create_directories(dir / "chunks");
-  io::check_directory_writable(dir);
   const json content = {{"format", kStoreFormat},
                         {"format_version", 1},
                         {"job", job},
                         {"shard", {{"index", shard.index}, {"count", shard.count}}},
                         {"videos", videos}};
   io::write_file_atomically(manifest, content.dump(2) + "\n");
-  return FeatureStore(dir, job, shard, videos);
+  FeatureStore created(dir, job, shard, videos);
+  created.lock_ = std::move(lock);
+  return created;
 }
 
 FeatureStore FeatureStore::open_existing(const fs::path& dir) {

@@ -145,6 +145,35 @@ std::map<std::string, std::string> SplitPlan::assign(const std::vector<std::pair
   return out;
 }
 
+void check_every_split_gets_videos(const SplitPlan& plan, const std::vector<std::pair<std::string, std::string>>& videos) {
+  std::map<std::string, int64_t> per_split;
+  for (const auto& [id, split] : plan.assign(videos)) ++per_split[split];
+  std::vector<std::string> empty;
+  for (const char* split : data::kVideoSplitNames) {
+    if (!per_split.count(split)) empty.push_back(split);
+  }
+  if (empty.empty()) return;
+  std::string message = "the split plan (" + plan.source + ") leaves no video in " + empty.front();
+  for (size_t i = 1; i < empty.size(); ++i) message += ", " + empty[i];
+  if (plan.listed_videos.empty()) {
+    std::map<std::string, int64_t> per_class;
+    for (const auto& [id, label] : videos) ++per_class[label];
+    std::string small;
+    int shown = 0;
+    for (const auto& [label, count] : per_class) {
+      const bool seen = contains(plan.class_splits.at("stage_1_train"), label);
+      const bool unseen_val = contains(plan.class_splits.at("stage_1_val_unseen"), label);
+      if ((seen && count < 3) || (unseen_val && count < 2)) {
+        if (shown++ < 8) small += std::string(small.empty() ? "" : ", ") + "'" + label + "' (" + std::to_string(count) + ")";
+      }
+    }
+    message += ": a seen class needs at least 3 videos (training, seen validation, seen test) and an unseen "
+               "validation class 2";
+    if (!small.empty()) message += "; classes with fewer: " + small + (shown > 8 ? ", ..." : "");
+  }
+  throw std::invalid_argument(message + "; add videos or give --splits DIR with your own split");
+}
+
 SplitPlan split_plan_for(const std::filesystem::path& folder, const std::vector<std::string>& classes) {
   return folder.empty() ? automatic_split_plan(classes) : read_split_plan(folder, classes);
 }

@@ -88,6 +88,13 @@ void ClipClapImpl::load_state_dict(const std::vector<std::pair<std::string, torc
       throw std::runtime_error(source + ": tensor '" + name + "' has shape " + c10::str(src.sizes()) + ", expected " +
                                c10::str(target.sizes()));
     }
+    if (src.is_floating_point()) {
+      const int64_t bad = src.numel() - torch::isfinite(src).sum().item<int64_t>();
+      if (bad > 0) {
+        throw std::runtime_error(source + ": tensor '" + name + "' holds " + std::to_string(bad) +
+                                 " NaN or infinite values (a diverged or corrupt checkpoint)");
+      }
+    }
     torch::NoGradGuard no_grad;
     target.copy_(src.to(target.scalar_type()));
   }

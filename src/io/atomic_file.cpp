@@ -90,6 +90,37 @@ void check_directory_writable(const fs::path& dir) {
   fs::remove(probe, ec);
 }
 
+namespace {
+
+void check_parent_writable(const fs::path& path) {
+  fs::path parent = path.parent_path();
+  if (parent.empty()) parent = ".";
+  std::error_code ec;
+  if (fs::exists(parent, ec) && !fs::is_directory(parent, ec)) {
+    throw std::runtime_error(path.string() + ": cannot be created, " + parent.string() + " is not a directory");
+  }
+  fs::create_directories(parent, ec);
+  if (ec) throw std::runtime_error(parent.string() + ": cannot create directory (" + ec.message() + ")");
+  check_directory_writable(parent);
+}
+
+}  // namespace
+
+void check_output_directory(const fs::path& path) {
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (fs::exists(status) && !fs::is_directory(status)) {
+    throw std::runtime_error(path.string() + ": exists and is not a directory; give a folder for the output");
+  }
+  check_parent_writable(path);
+}
+
+void check_output_file(const fs::path& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw std::runtime_error(path.string() + ": is a directory; give a file name for the output");
+  check_parent_writable(path);
+}
+
 StagedDirectory::StagedDirectory(fs::path target, bool replace_existing)
     : target_(std::move(target)), replace_existing_(replace_existing) {
   if (target_.filename().empty()) target_ = target_.parent_path();  // "run/" -> "run"

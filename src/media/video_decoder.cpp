@@ -13,10 +13,12 @@ extern "C" {
 }
 
 #include <algorithm>
+#include <cstdarg>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <new>
 #include <utility>
 
@@ -119,14 +121,61 @@ MediaError::MediaError(const fs::path& path, const std::string& problem)
         return message;
       }()) {}
 
-void set_ffmpeg_log_level(FfmpegLogLevel level) {
-  switch (level) {
-    case FfmpegLogLevel::kQuiet: av_log_set_level(AV_LOG_QUIET); break;
-    case FfmpegLogLevel::kError: av_log_set_level(AV_LOG_ERROR); break;
-    case FfmpegLogLevel::kWarning: av_log_set_level(AV_LOG_WARNING); break;
-    case FfmpegLogLevel::kInfo: av_log_set_level(AV_LOG_INFO); break;
+
+namespace {
+
+struct LogRoute {
+  std::mutex mutex;
+  int level = AV_LOG_QUIET;
+  FfmpegLogSink sink;
+  std::string pending;   // FFmpeg may build one line from several calls
+  int print_prefix = 1;
+};
+
+LogRoute& log_route() {
+  static LogRoute route;
+  return route;
+}
+
+void forward_ffmpeg_log(void* context, int level, const char* format, va_list args) {
+  LogRoute& route = log_route();
+  std::lock_guard<std::mutex> lock(route.mutex);
+  if (level > route.level || !route.sink) return;
+  char text[1024];
+  av_log_format_line2(context, level, format, args, text, sizeof text, &route.print_prefix);
+  route.pending += text;
+  for (size_t end = route.pending.find('\n'); end != std::string::npos; end = route.pending.find('\n')) {
+    const std::string line = route.pending.substr(0, end);
+    route.pending.erase(0, end + 1);
+    if (!line.empty()) route.sink(line);
   }
 }
+
+int av_level(FfmpegLogLevel level) {
+  switch (level) {
+    case FfmpegLogLevel::kQuiet: return AV_LOG_QUIET;
+    case FfmpegLogLevel::kError: return AV_LOG_ERROR;
+    case FfmpegLogLevel::kWarning: return AV_LOG_WARNING;
+    case FfmpegLogLevel::kInfo: return AV_LOG_INFO;
+  }
+  return AV_LOG_QUIET;
+}
+
+}  // namespace
+
+void route_ffmpeg_log(FfmpegLogLevel level, FfmpegLogSink sink) {
+  LogRoute& route = log_route();
+  {
+    std::lock_guard<std::mutex> lock(route.mutex);
+    route.level = av_level(level);
+    route.sink = std::move(sink);
+    route.pending.clear();
+  }
+  av_log_set_level(av_level(level));   // spares FFmpeg formatting lines nobody reads
+  av_log_set_callback(forward_ffmpeg_log);
+}
+
+void set_ffmpeg_log_level(FfmpegLogLevel level) { av_log_set_level(av_level(level)); }
 
 // ------------------------------------------------------------------------------------------------
 

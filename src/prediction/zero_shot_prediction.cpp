@@ -70,7 +70,7 @@ std::vector<ClassScore> top_scores(const torch::Tensor& row, const std::vector<s
 PredictionReport predict_videos(const PredictOptions& o) {
   if (o.videos.empty()) throw std::invalid_argument("no videos given");
   if (o.top_k < 1) throw util::OptionError("top-k", "the number of classes shown per video", " must be at least 1");
-  if (o.frames < 1) throw util::OptionError("frames", "the number of frames per video", " must be at least 1");
+  encoders::check_frames_per_video(o.frames);
   const std::vector<std::string> classes = data::checked_names(o.classes, "class list");
   if (classes.size() < 2) throw std::invalid_argument("give at least two classes to choose from");
   const encoders::PromptTemplates clip_templates = encoders::resolve_prompt_templates(o.templates, "clip");
@@ -122,7 +122,8 @@ PredictionReport predict_videos(const PredictOptions& o) {
   const bool audio_in = run ? uses_audio(run->modality) : clap != nullptr;
   report.modalities = visual_in && audio_in ? "visual+audio" : visual_in ? "visual" : "audio";
 
-  constexpr size_t kVideosPerBatch = 16;
+  // At most 16 videos, and about 64 frames, decoded and held at a time.
+  const size_t kVideosPerBatch = static_cast<size_t>(std::clamp(64 / o.frames, 1, 16));
   util::Progress progress("predict", static_cast<int64_t>(o.videos.size()), "videos",
                           util::stderr_is_terminal() && o.videos.size() > kVideosPerBatch);
   for (size_t start = 0; start < o.videos.size(); start += kVideosPerBatch) {

@@ -103,7 +103,7 @@ void write_ablation_json(const std::filesystem::path& path, const std::vector<Ab
 }
 
 void check_ablation_json_path(const std::filesystem::path& path) {
-  io::check_directory_writable(std::filesystem::absolute(path).parent_path());
+  io::check_output_file(std::filesystem::absolute(path));
 }
 
 }  // namespace avgzsl::training

@@ -71,5 +71,8 @@ void validate_dataset(const Dataset& dataset, const std::string& where);
 
 // Writes a validated dataset to `dir` atomically (the directory appears complete or not at all).
 void save_dataset(const Dataset& dataset, const std::filesystem::path& dir, bool replace_existing = false);
+// What save_dataset will check of `dir`, for a job to check before its work: throws
+// std::runtime_error when `dir` exists (unless `replace_existing`), is a file, or cannot be made.
+void check_dataset_destination(const std::filesystem::path& dir, bool replace_existing = false);
 
 }  // namespace avgzsl::data

@@ -29,7 +29,8 @@ void read_config_field(const nlohmann::json& j, const char* key, T& value, const
 // or an empty object when neither is one.
 const nlohmann::json& config_section(const nlohmann::json& j, const std::string& name);
 
-// Throws std::invalid_argument("<where>: field '<key>' must be positive, got N").
+// Throws std::invalid_argument("<where>: field '<key>' must be positive, got N"), or when N is
+// beyond any real model (1024 layers or heads, 2^20 vocabulary entries, 65536 for other sizes).
 void require_positive_field(int64_t value, const char* key, const std::string& where);
 
 // Parses a JSON file; std::runtime_error naming the file when it cannot be read or parsed.

@@ -36,11 +36,18 @@ enum class MissingAudio {
 MissingAudio parse_missing_audio(const std::string& text);
 std::string to_string(MissingAudio policy);
 
+// The most evenly spaced frames one video may give: each is held as a preprocessed image until
+// the video is encoded (0.6 MB at 224 x 224), and more would not change a mean embedding.
+constexpr int kMaxFramesPerVideo = 256;
+// Throws util::OptionError ("frames") unless 1 <= frames <= kMaxFramesPerVideo.
+void check_frames_per_video(int frames);
+
 struct VideoEncoders {
   ClipEncoder* clip = nullptr;  // required
   ClapEncoder* clap = nullptr;  // null: visual features only
   int frames = 1;               // evenly spaced frames, embeddings averaged
   FramePixels pixels = FramePixels::kStandard;
+  int64_t frames_per_call = 32; // images per CLIP call: bounds the activations' memory
 };
 
 // The encoders a job loads, owned together: CLIP always, CLAP when `clap_dir` is not empty.
@@ -70,7 +77,8 @@ struct DecodedVideo {
   std::string error;                         // non-empty: the video cannot be used, and why
 };
 
-// Never throws for a bad video: the reason goes to `error`, naming nothing but the problem.
+// Never throws for a bad video: the reason goes to `error`, naming nothing but the problem. A
+// video with fewer frames than encoders.frames is such an error (its frames would repeat).
 DecodedVideo decode_for_encoders(const std::filesystem::path& video, const VideoEncoders& encoders);
 
 struct VideoFeatures {

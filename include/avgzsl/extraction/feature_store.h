@@ -18,6 +18,7 @@
 #include <torch/types.h>
 
 #include <filesystem>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -55,10 +56,14 @@ struct StoreContents {
 class FeatureStore {
  public:
   // Opens `dir` for `job` (a JSON object; its "classes" are [{name, display_name}]) and `shard`
-  // of it, which holds `videos` videos; creates it when absent. Throws std::runtime_error when
-  // `dir` holds a store of a different job or shard, naming the keys that differ.
+  // of it, which holds `videos` videos; creates it when absent, or empties it first when
+  // `restart`. The store is locked (flock on dir/lock) while the object lives: a second job on it
+  // is refused at once, naming the holder's PID. A folder left by a creation that never finished
+  // (no store.json, nothing but empty chunks/ and temporary files) counts as absent. Throws
+  // std::runtime_error when `dir` holds a store of a different job or shard, naming the keys
+  // that differ, or another folder's files.
   static FeatureStore open_for_job(const std::filesystem::path& dir, const nlohmann::json& job, const ShardSpec& shard,
-                                   int64_t videos);
+                                   int64_t videos, bool restart = false);
   // Opens an existing store read-only (merge). Throws std::runtime_error naming the folder.
   static FeatureStore open_existing(const std::filesystem::path& dir);
 
@@ -92,6 +97,7 @@ class FeatureStore {
   ShardSpec shard_;
   int64_t videos_ = 0;
   int next_chunk_ = 0;  // 0: not known yet
+  std::shared_ptr<const int> lock_;   // the locked file descriptor of a store open for writing
 };
 
 struct AssemblyReport {

@@ -44,6 +44,12 @@ struct SplitPlan {
 SplitPlan read_split_plan(const std::filesystem::path& folder, const std::vector<std::string>& known_classes);
 // Throws std::invalid_argument when there are fewer than 3 classes.
 SplitPlan automatic_split_plan(const std::vector<std::string>& classes);
+// Throws std::invalid_argument before any extraction when `plan` leaves one of the five video
+// splits without a video for `videos` (id, label): an automatic split needs 3 videos in a seen
+// class (training, seen validation, seen test) and 2 in an unseen validation class; the message
+// names the classes that have fewer and the way out (more videos, or --splits).
+void check_every_split_gets_videos(const SplitPlan& plan, const std::vector<std::pair<std::string, std::string>>& videos);
+
 // The plan of an extract job: read from `folder`, or automatic when `folder` is empty.
 SplitPlan split_plan_for(const std::filesystem::path& folder, const std::vector<std::string>& classes);
 

@@ -52,4 +52,11 @@ class StagedDirectory {
 // Throws std::runtime_error naming `dir` if a file cannot be created in it.
 void check_directory_writable(const std::filesystem::path& dir);
 
+// Checks made before a job does any work, so that a bad output path costs nothing: throws
+// std::runtime_error "<path>: <problem>" when `path` exists and is not a directory, or when its
+// parent cannot be created or written to.
+void check_output_directory(const std::filesystem::path& path);
+// The same for an output file: `path` must not be a directory, its folder must be writable.
+void check_output_file(const std::filesystem::path& path);
+
 }  // namespace avgzsl::io

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -126,5 +127,11 @@ std::optional<std::vector<float>> decode_audio_mono(const std::filesystem::path&
 // that level; it affects every FFmpeg user in the process.
 enum class FfmpegLogLevel { kQuiet, kError, kWarning, kInfo };
 void set_ffmpeg_log_level(FfmpegLogLevel level);
+
+// FFmpeg's log as whole lines ("[mov,mp4,... @ 0x...] moov atom not found"), each handed to `sink`
+// when at least as severe as `level`; FFmpeg then writes nothing to stderr itself. An empty sink
+// or kQuiet drops every line. Process-wide, thread-safe (decoders log from several threads).
+using FfmpegLogSink = std::function<void(const std::string& line)>;
+void route_ffmpeg_log(FfmpegLogLevel level, FfmpegLogSink sink);
 
 }  // namespace avgzsl::media

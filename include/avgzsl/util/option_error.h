@@ -27,4 +27,13 @@ class OptionError : public std::invalid_argument {
   std::string problem_;
 };
 
+// Throws OptionError "<meaning> must be between lo and hi, got v" unless lo <= value <= hi.
+template <class T>
+void check_option_range(const std::string& option, const std::string& meaning, T value, T lo, T hi) {
+  if (value < lo || value > hi) {
+    throw OptionError(option, meaning,
+                      " must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + std::to_string(value));
+  }
+}
+
 }  // namespace avgzsl::util

@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <stdexcept>
@@ -256,16 +258,56 @@ torch::Tensor ClipModelImpl::logits_per_image(const torch::Tensor& image_embeds,
   return logit_scale.exp() * torch::matmul(images, texts.t());
 }
 
+namespace {
+
+// The configuration against the weight file's header, before any module is built: a config.json
+// that does not describe these weights fails naming its field, not in an allocation of the size
+// it asks for.
+void check_config_matches_weights(const ClipConfig& config, const PretrainedWeights& weights, const fs::path& config_path) {
+  auto check = [&](const std::string& tower, const ClipEncoderConfig& c, const std::string& width_tensor, int width_dim) {
+    const std::string section = tower == "vision_model" ? "vision_config" : "text_config";
+    auto fail = [&](const std::string& field, int64_t config_value, const std::string& what, int64_t file_value) {
+      throw std::runtime_error(config_path.string() + ": " + section + "." + field + " is " + std::to_string(config_value) + ", but " +
+                               weights.path().string() + " has " + std::to_string(file_value) + " " + what);
+    };
+    int64_t layers = 0;
+    const std::string layer_prefix = tower + ".encoder.layers.";
+    for (const std::string& name : weights.names()) {
+      if (name.rfind(layer_prefix, 0) != 0 || !std::isdigit(static_cast<unsigned char>(name[layer_prefix.size()]))) continue;
+      layers = std::max<int64_t>(layers, std::stoll(name.substr(layer_prefix.size())) + 1);
+    }
+    if (layers != c.num_hidden_layers) fail("num_hidden_layers", c.num_hidden_layers, "layers in " + tower, layers);
+    if (weights.contains(tower + "." + width_tensor)) {
+      const std::vector<int64_t> shape = weights.shape(tower + "." + width_tensor);
+      if (int(shape.size()) > width_dim && shape[width_dim] != c.hidden_size) {
+        fail("hidden_size", c.hidden_size, "as the width of " + tower + "." + width_tensor, shape[width_dim]);
+      }
+    }
+    const std::string fc1 = layer_prefix + "0.mlp.fc1.weight";
+    if (weights.contains(fc1)) {
+      const std::vector<int64_t> shape = weights.shape(fc1);
+      if (!shape.empty() && shape[0] != c.intermediate_size) fail("intermediate_size", c.intermediate_size, "rows in " + fc1, shape[0]);
+    }
+  };
+  check("vision_model", config.vision, "embeddings.class_embedding", 0);
+  check("text_model", config.text, "embeddings.token_embedding.weight", 1);
+}
+
+}  // namespace
+
 ClipModel load_clip_model(const fs::path& model_dir) {
   if (!fs::is_directory(model_dir)) throw std::runtime_error(model_dir.string() + ": no such model directory");
-  ClipModel model(ClipConfig::from_file(model_dir / "config.json"));
+  const ClipConfig config = ClipConfig::from_file(model_dir / "config.json");
   fs::path weights = model_dir / "model.safetensors";
   if (!fs::exists(weights) && fs::exists(model_dir / "pytorch_model.bin")) weights = model_dir / "pytorch_model.bin";
   if (!fs::exists(weights)) {
     throw std::runtime_error(model_dir.string() + ": holds neither model.safetensors nor pytorch_model.bin");
   }
+  const PretrainedWeights file(weights);
+  check_config_matches_weights(config, file, model_dir / "config.json");
+  ClipModel model(config);
   // transformers stores position_ids buffers in some exports; they are arange(L), recomputed here.
-  PretrainedWeights(weights).load_into(*model, "", {"position_ids"});
+  file.load_into(*model, "", {"position_ids"});
   model->eval();
   return model;
 }
