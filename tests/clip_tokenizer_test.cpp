@@ -384,7 +384,7 @@ TEST(ClipTokenizerErrors, MissingAndMalformedHuggingFaceFiles) {
     EXPECT_NE(error.find(problem), std::string::npos) << error;
     EXPECT_EQ(error.find('\n'), std::string::npos) << error;
   };
-  expect_error(vocab, "cannot open");
+  expect_error(vocab, "file not found");
   write_file(vocab, "{\"a\": 0,");
   expect_error(vocab, "invalid JSON");
   write_file(vocab, "[1, 2]");
@@ -405,7 +405,7 @@ TEST(ClipTokenizerErrors, MissingAndMalformedHuggingFaceFiles) {
   write_file(merges, "#version: 0.2\na c\n");
   expect_error(merges, "line 2: token 'ac' is not in the vocabulary");
   std::filesystem::remove(merges);
-  expect_error(merges, "cannot open");
+  expect_error(merges, "file not found");
   write_file(merges, "#version: 0.2\r\na b\r\n\r\n");  // CRLF and a trailing blank line are fine
   EXPECT_EQ(error_of(load), "");
 }

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "avgzsl/io/atomic_file.h"
+#include "error_text.h"
 #include "test_support.h"
 
 namespace avgzsl::io {
@@ -127,6 +128,29 @@ TEST(CsvTable, ReadsAByteOrderMarkAsSpreadsheetProgramsWriteIt) {
   EXPECT_EQ(table.column("path", "videos.csv"), 0u);
   ASSERT_EQ(table.rows.size(), 1u);
   EXPECT_EQ(table.rows[0][1], "rain");
+}
+
+TEST(CsvTable, FieldsWithSpacesAroundReadBackAsWritten) {
+  // Found by fuzz/csv_fuzzer: libcsv trims unquoted fields, so " padded " came back as "padded".
+  testing::TempDir dir;
+  const std::vector<std::string> fields = {" padded ", "\ttab", "end ", "plain", "a,b", "say \"hi\""};
+  std::string text = "field\n";
+  for (const std::string& f : fields) text += csv_field(f) + "\n";
+  testing::write_text_file(dir.path() / "fields.csv", text);
+  const CsvTable table = read_csv(dir.path() / "fields.csv");
+  ASSERT_EQ(table.rows.size(), fields.size());
+  for (size_t i = 0; i < fields.size(); ++i) EXPECT_EQ(table.rows[i][0], fields[i]);
+}
+
+TEST(Safetensors, ASizeBeyondInt64IsRefusedEvenBesideAZeroSize) {
+  // Found by fuzz/safetensors_fuzzer: the product is 0, so only the size itself can be checked.
+  testing::TempDir dir;
+  const std::string header = R"({"t":{"dtype":"F32","shape":[0,9223372036854775808],"data_offsets":[0,0]}})";
+  std::string bytes(8, '\0');
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+  testing::write_text_file(dir.path() / "huge.safetensors", bytes + header);
+  EXPECT_NE(testing::typed_error_of([&] { SafetensorsFile{dir.path() / "huge.safetensors"}; }).find("runtime_error: "),
+            std::string::npos);
 }
 
 TEST(ReadFile, RefusesAFifoInsteadOfBlocking) {

@@ -351,7 +351,7 @@ TEST(RobertaTokenizer, MissingAndMalformedFiles) {
   const fs::path vocab = dir / "vocab.json";
   const fs::path merges = dir / "merges.txt";
   auto load = [&] { RobertaTokenizer::from_files(vocab, merges); };
-  expect_file_error(load, vocab, "cannot open");
+  expect_file_error(load, vocab, "file not found");
   write_file(vocab, "{\"a\": 0,");
   expect_file_error(load, vocab, "invalid JSON");
   write_file(vocab, "[1, 2]");
@@ -370,7 +370,7 @@ TEST(RobertaTokenizer, MissingAndMalformedFiles) {
   write_file(merges, "#version: 0.2\n\xFF\xFE b\n");
   expect_file_error(load, merges, "not valid UTF-8");
   fs::remove(merges);
-  expect_file_error(load, merges, "cannot open");
+  expect_file_error(load, merges, "file not found");
   write_file(merges, "#version: 0.2\r\na b\r\n\r\n");  // CRLF and a trailing blank line are fine
   EXPECT_EQ(error_of(load), "");
 
@@ -542,7 +542,7 @@ TEST(WordPieceTokenizer, MissingAndMalformedFiles) {
   TempDir dir;
   const fs::path path = dir / "vocab.txt";
   auto load = [&] { WordPieceTokenizer::from_file(path); };
-  expect_file_error(load, path, "cannot open");
+  expect_file_error(load, path, "file not found");
   write_file(path, "");
   expect_file_error(load, path, "empty vocabulary");
   write_file(path, "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n");

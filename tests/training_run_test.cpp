@@ -63,6 +63,36 @@ TEST(TrainingRun, StageTwoContinuesStageOneWithTheSameResult) {
   EXPECT_NE(testing::typed_error_of([&] { train_run(orphan, tmp / "nothing", quiet); }).find("stage1.json: not found"), std::string::npos);
 }
 
+TEST(TrainingRun, AKillDuringStageTwoDoesNotRetrainStageOne) {
+  testing::TempDir tmp;
+  data::save_dataset(testing::tiny_dataset(5), tmp / "data");
+  const TrainRunResult whole = train_run(tiny_config(tmp / "data"), tmp / "whole", [](const std::string&) {});
+  // What kill -9 during stage 2 leaves: the staging folder with stage 1's model, its metrics and
+  // part of stage 2's rows, no stage-2 model and no results.
+  fs::rename(tmp / "whole", tmp / "run.partial");
+  for (const char* f : {"stage2.safetensors", "stage2.json", "results.json", "test_per_class.csv"}) fs::remove(tmp / "run.partial" / f);
+  const auto stage1_written = fs::last_write_time(tmp / "run.partial/stage1.safetensors");
+  std::vector<std::string> lines;
+  const TrainRunResult resumed = train_run(tiny_config(tmp / "data"), tmp / "run", [&](const std::string& l) { lines.push_back(l); });
+  ASSERT_TRUE(resumed.tested);
+  EXPECT_EQ(resumed.summary.test.hm, whole.summary.test.hm);
+  EXPECT_EQ(resumed.summary.test.zsl, whole.summary.test.zsl);
+  EXPECT_EQ(fs::last_write_time(tmp / "run/stage1.safetensors"), stage1_written) << "stage 1 was trained again";
+  bool said_so = false;
+  for (const std::string& l : lines) said_so |= l.find("resuming: stage 1 finished in an earlier attempt") != std::string::npos;
+  EXPECT_TRUE(said_so);
+  EXPECT_FALSE(fs::exists(tmp / "run.partial"));
+
+  // Another configuration never reuses the stage 1 of the killed attempt.
+  fs::rename(tmp / "run", tmp / "other.partial");
+  fs::remove(tmp / "other.partial/stage2.safetensors");
+  TrainConfig changed = tiny_config(tmp / "data");
+  changed.hidden_dim = 12;
+  lines.clear();
+  train_run(changed, tmp / "other", [&](const std::string& l) { lines.push_back(l); });
+  for (const std::string& l : lines) EXPECT_EQ(l.find("resuming"), std::string::npos) << l;
+}
+
 TEST(TrainingRun, PreambleAndMissingRunsFailInOneLine) {
   EXPECT_EQ(testing::typed_error_of([] { prepare_training(TrainConfig{}); }), "invalid_argument: the dataset directory is required");
   try {

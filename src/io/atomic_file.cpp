@@ -121,7 +121,13 @@ void check_output_file(const fs::path& path) {
   check_parent_writable(path);
 }
 
-StagedDirectory::StagedDirectory(fs::path target, bool replace_existing)
+fs::path StagedDirectory::staging_path(fs::path target) {
+  if (target.filename().empty()) target = target.parent_path();  // "run/" -> "run"
+  target += ".partial";
+  return target;
+}
+
+StagedDirectory::StagedDirectory(fs::path target, bool replace_existing, bool resume_staging)
     : target_(std::move(target)), replace_existing_(replace_existing) {
   if (target_.filename().empty()) target_ = target_.parent_path();  // "run/" -> "run"
   std::error_code ec;
@@ -133,8 +139,8 @@ StagedDirectory::StagedDirectory(fs::path target, bool replace_existing)
   fs::create_directories(parent, ec);
   if (ec) throw std::runtime_error(parent.string() + ": cannot create directory (" + ec.message() + ")");
   check_directory_writable(parent);
-  staging_ = target_;
-  staging_ += ".partial";
+  staging_ = staging_path(target_);
+  if (resume_staging && fs::is_directory(staging_, ec)) return;
   fs::remove_all(staging_, ec);  // left over by a killed earlier attempt
   fs::create_directory(staging_, ec);
   if (ec) throw std::runtime_error(staging_.string() + ": cannot create directory (" + ec.message() + ")");

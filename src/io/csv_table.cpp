@@ -59,7 +59,10 @@ CsvTable read_csv(const std::filesystem::path& path) {
 }
 
 std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  // libcsv trims spaces and tabs around an unquoted field: a field that starts or ends with one
+  // is quoted to read back as written.
+  const bool padded = !text.empty() && (text.front() == ' ' || text.front() == '\t' || text.back() == ' ' || text.back() == '\t');
+  if (!padded && text.find_first_of(",\"\r\n") == std::string::npos) return text;
   std::string out = "\"";
   for (char c : text) {
     if (c == '"') out.push_back('"');

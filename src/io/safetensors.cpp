@@ -127,7 +127,9 @@ SafetensorsFile::SafetensorsFile(const fs::path& path) : path_(path) {
       for (const auto& dim : shape) {
         if (!dim.is_number_unsigned()) fail(path, where + ": shape holds a non-integer or negative size");
         const uint64_t d = dim.get<uint64_t>();
-        if (d != 0 && numel > std::numeric_limits<uint64_t>::max() / d / info->bytes) {
+        // A size LibTorch cannot hold (int64) is refused even where another size is 0.
+        if (d > uint64_t(std::numeric_limits<int64_t>::max()) ||
+            (d != 0 && numel > std::numeric_limits<uint64_t>::max() / d / info->bytes)) {
           fail(path, where + ": shape is too large");
         }
         numel *= d;

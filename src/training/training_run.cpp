@@ -157,12 +157,28 @@ TrainRunResult train_run(TrainConfig config, const fs::path& run_dir, const Line
     }
   }
 
+  json config_json = to_json(config);
+  config_json["stage"] = config.stage == "2" ? "all" : config.stage;
   std::optional<io::StagedDirectory> staged;
   fs::path dir = run_dir;
+  // A full run killed during stage 2 left stage 1's best model in its staging folder: when that
+  // attempt had this very configuration, stage 1 is not trained again (docs: a killed run
+  // restarts the stage it was in).
+  bool resumed_after_stage1 = false;
   if (!stage2_only) {
-    staged.emplace(run_dir, replace_existing);
+    const fs::path partial = io::StagedDirectory::staging_path(run_dir);
+    if (config.stage != "1" && fs::exists(partial / "stage1.json") && fs::exists(partial / "stage1.safetensors") &&
+        fs::exists(partial / "config.json") && fs::exists(partial / "validation_metrics.csv")) {
+      try {
+        resumed_after_stage1 = json::parse(io::read_file(partial / "config.json")) == config_json;
+      } catch (const std::exception&) {
+        resumed_after_stage1 = false;   // unreadable: start afresh
+      }
+    }
+    staged.emplace(run_dir, replace_existing, resumed_after_stage1);
     dir = staged->path();
   }
+  const bool reuse_stage1 = stage2_only || resumed_after_stage1;
   RunLog log(dir / "train.log", print);
   log.line(fmt::format("avgzsl train: dataset '{}' ({} classes), {} threads", dataset.name, dataset.num_classes(),
                        at::get_num_threads()));
@@ -173,12 +189,11 @@ TrainRunResult train_run(TrainConfig config, const fs::path& run_dir, const Line
                        sets.validation.seen.size(), sets.validation.unseen.size(), sets.stage2_train.inputs.size(0),
                        sets.stage2_train.classes.size(), sets.test.inputs.size(0), sets.test.seen.size(),
                        sets.test.unseen.size()));
-  json config_json = to_json(config);
-  config_json["stage"] = config.stage == "2" ? "all" : config.stage;
   if (!stage2_only) io::write_file_atomically(dir / "config.json", config_json.dump(2) + "\n");
+  if (resumed_after_stage1) log.line("resuming: stage 1 finished in an earlier attempt that was killed; stage 2 starts again");
 
   std::string metrics_csv = epoch_csv_header();
-  if (stage2_only) {
+  if (reuse_stage1) {
     // Keep the stage-1 rows of the earlier run.
     std::istringstream previous(io::read_file(dir / "validation_metrics.csv"));
     std::string line;
@@ -199,7 +214,7 @@ TrainRunResult train_run(TrainConfig config, const fs::path& run_dir, const Line
   TrainRunResult result;
   result.dataset_name = dataset.name;
   gzsl::ClipClap stage1_model{nullptr};
-  if (!stage2_only) {
+  if (!reuse_stage1) {
     StageResult stage1 = train_stage(1, sets.stage1_train, sets.validation, sets.class_text, config, config.epochs,
                                      epoch_reporter(config.epochs), "stage 1");
     stage1_model = model_from_state(stage1.model->options(), stage1.best_state);

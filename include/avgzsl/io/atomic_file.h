@@ -32,7 +32,11 @@ class StagedDirectory {
  public:
   // Throws std::runtime_error when `target` already exists (unless `replace_existing`), or when
   // the parent directory is not writable.
-  explicit StagedDirectory(std::filesystem::path target, bool replace_existing = false);
+  // `resume_staging`: keep what an earlier, killed attempt left in the staging folder (the caller
+  // has checked that it belongs to the same job) instead of starting it empty.
+  explicit StagedDirectory(std::filesystem::path target, bool replace_existing = false, bool resume_staging = false);
+  // The staging folder of `target`, where a killed attempt's files remain.
+  static std::filesystem::path staging_path(std::filesystem::path target);
   ~StagedDirectory();
   StagedDirectory(const StagedDirectory&) = delete;
   StagedDirectory& operator=(const StagedDirectory&) = delete;
