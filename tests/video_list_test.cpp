@@ -9,11 +9,37 @@
 #include "avgzsl/util/text.h"
 #include "error_text.h"
 #include "temp_dir.h"
+#include "test_support.h"
 
 namespace avgzsl::extraction {
 namespace video_list_test {
 namespace fs = std::filesystem;
 using avgzsl::testing::TempDir;
+
+TEST(VideoList, FilesAreTakenByProbingNotByExtensionAndSkippedOnesAreListed) {
+  if (!testing::have_ffmpeg()) GTEST_SKIP() << "ffmpeg is not on the PATH";
+  testing::TempDir tmp;
+  fs::create_directories(tmp / "videos/rain");
+  // A Theora video in .ogg (not .ogv) was silently ignored; a still image and a text file are not videos.
+  ASSERT_TRUE(testing::run_shell("ffmpeg -loglevel error -y -f lavfi -i color=blue:s=32x24:r=10:d=0.5 -c:v libtheora " +
+                                 (tmp / "videos/rain/theora.ogg").string()));
+  ASSERT_TRUE(testing::run_shell("ffmpeg -loglevel error -y -f lavfi -i color=red:s=32x24 -frames:v 1 " +
+                                 (tmp / "videos/rain/still.jpg").string()));
+  ASSERT_TRUE(testing::run_shell("ffmpeg -loglevel error -y -f lavfi -i sine=d=0.5 " + (tmp / "videos/rain/sound.ogg").string()));
+  testing::write_text_file(tmp / "videos/rain/notes.txt", "recorded in April\n");
+  testing::make_test_video(tmp / "videos/rain/clip.mp4", "gray", 0.5);
+  std::vector<SkippedFile> skipped;
+  const std::vector<VideoEntry> videos = list_videos(tmp / "videos", &skipped);
+  ASSERT_EQ(videos.size(), 2u);
+  EXPECT_EQ(videos[0].path.filename(), "clip.mp4");
+  EXPECT_EQ(videos[1].path.filename(), "theora.ogg");
+  std::map<std::string, std::string> reasons;
+  for (const SkippedFile& f : skipped) reasons[f.path.filename().string()] = f.reason;
+  ASSERT_EQ(reasons.size(), 3u);
+  EXPECT_NE(reasons["still.jpg"].find("a still image"), std::string::npos) << reasons["still.jpg"];
+  EXPECT_EQ(reasons["sound.ogg"], "audio only, no video stream");
+  EXPECT_NE(reasons["notes.txt"].find("not a readable media file"), std::string::npos) << reasons["notes.txt"];
+}
 
 TEST(VideoList, FolderLayoutIsSortedAndCsvPathsAreRelativeToTheCsv) {
   TempDir tmp;

@@ -202,7 +202,9 @@ ExtractSummary run_extraction(const ExtractOptions& o, const util::LineSink& pri
     throw std::runtime_error(o.out.string() + ": already holds a dataset; use --force to replace it");
   }
 
-  const std::vector<VideoEntry> videos = list_videos(o.videos);
+  std::vector<SkippedFile> skipped_files;
+  const std::vector<VideoEntry> videos = list_videos(o.videos, &skipped_files);
+  for (const SkippedFile& f : skipped_files) print("not a video, skipped: " + f.path.string() + ": " + f.reason);
   const std::vector<data::ClassInfo> classes = job_classes(videos, o.class_names);
   std::vector<std::string> class_names;
   for (const data::ClassInfo& c : classes) class_names.push_back(c.name);
@@ -259,7 +261,7 @@ ExtractSummary run_extraction(const ExtractOptions& o, const util::LineSink& pri
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   if (!sharded) {
-    summary.report = assemble_dataset({store}, *plan, o.out, o.replace);
+    summary.report = assemble_dataset({store}, *plan, o.out, o.replace, skipped_files);
     summary.assembled = true;
     if (!o.keep_store) fs::remove_all(summary.store);
   }

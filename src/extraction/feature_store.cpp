@@ -305,7 +305,8 @@ std::pair<torch::Tensor, torch::Tensor> FeatureStore::read_class_text() const {
 }
 
 AssemblyReport assemble_dataset(const std::vector<FeatureStore>& stores, const SplitPlan& plan, const fs::path& out,
-                                bool replace_existing) {
+                                bool replace_existing,
+                                const std::vector<SkippedFile>& skipped_files) {
   if (stores.empty()) throw std::invalid_argument("no feature stores to assemble");
   const FeatureStore& first = stores.front();
   const int shard_count = first.shard().count;
@@ -418,6 +419,8 @@ AssemblyReport assemble_dataset(const std::vector<FeatureStore>& stores, const S
   data::validate_dataset(dataset, out.string());
   data::save_dataset(dataset, out, replace_existing);
 
+  json skipped_rows = json::array();
+  for (const SkippedFile& f : skipped_files) skipped_rows.push_back({{"path", f.path.string()}, {"reason", f.reason}});
   json failure_rows = json::array();
   for (const auto& f : failures) failure_rows.push_back(to_json(f));
   const json report_json = {{"videos", report.videos},
@@ -426,7 +429,8 @@ AssemblyReport assemble_dataset(const std::vector<FeatureStore>& stores, const S
                             {"failed", failure_rows},
                             {"without_audio", without_audio},
                             {"silent_audio", silent_audio},
-                            {"left_out_by_split_plan", left_out}};
+                            {"left_out_by_split_plan", left_out},
+                            {"skipped_files", skipped_rows}};
   io::write_file_atomically(out / "extract_report.json", report_json.dump(2) + "\n");
   return report;
 }

@@ -5,8 +5,10 @@
 #include <map>
 #include <set>
 #include <stdexcept>
+#include <string>
 
 #include "avgzsl/io/csv_table.h"
+#include "avgzsl/media/video_decoder.h"
 #include "avgzsl/util/option_error.h"
 
 namespace avgzsl::extraction {
@@ -22,7 +24,7 @@ bool has_video_extension(const fs::path& p) {
   return extensions.count(ext) != 0;
 }
 
-std::vector<VideoEntry> list_folder(const fs::path& root) {
+std::vector<VideoEntry> list_folder(const fs::path& root, std::vector<SkippedFile>* skipped) {
   std::vector<VideoEntry> out;
   std::vector<fs::path> classes;
   for (const auto& entry : fs::directory_iterator(root)) {
@@ -32,7 +34,15 @@ std::vector<VideoEntry> list_folder(const fs::path& root) {
   for (const fs::path& class_dir : classes) {
     std::vector<fs::path> files;
     for (const auto& entry : fs::recursive_directory_iterator(class_dir)) {
-      if (entry.is_regular_file() && has_video_extension(entry.path())) files.push_back(entry.path());
+      if (!entry.is_regular_file()) continue;
+      // Decided by probing, not by extension; the usual extensions skip the probe (their files are
+      // opened when decoded anyway, and probing 200k files costs minutes).
+      std::string reason = has_video_extension(entry.path()) ? "" : media::why_not_a_video(entry.path());
+      if (reason.empty()) {
+        files.push_back(entry.path());
+      } else if (skipped) {
+        skipped->push_back({entry.path(), reason});
+      }
     }
     std::sort(files.begin(), files.end());
     for (const fs::path& f : files) out.push_back({f.stem().string(), f, class_dir.filename().string()});
@@ -59,10 +69,10 @@ std::vector<VideoEntry> list_csv(const fs::path& csv) {
 
 }  // namespace
 
-std::vector<VideoEntry> list_videos(const fs::path& source) {
+std::vector<VideoEntry> list_videos(const fs::path& source, std::vector<SkippedFile>* skipped) {
   std::vector<VideoEntry> videos;
   if (fs::is_directory(source)) {
-    videos = list_folder(source);
+    videos = list_folder(source, skipped);
   } else if (fs::is_regular_file(source)) {
     videos = list_csv(source);
   } else {

@@ -177,6 +177,22 @@ void route_ffmpeg_log(FfmpegLogLevel level, FfmpegLogSink sink) {
 
 void set_ffmpeg_log_level(FfmpegLogLevel level) { av_log_set_level(av_level(level)); }
 
+std::string why_not_a_video(const fs::path& path) {
+  try {
+    const FormatPtr format = open_media(path);
+    const std::string demuxer = format->iformat && format->iformat->name ? format->iformat->name : "";
+    if (demuxer.find("image2") != std::string::npos || demuxer.find("_pipe") != std::string::npos) {
+      return "a still image (" + demuxer + "), not a video";
+    }
+    if (best_video_stream(format.get()) < 0) return best_audio_stream(format.get()) >= 0 ? "audio only, no video stream" : "no video stream";
+    return "";
+  } catch (const MediaError& e) {
+    const std::string message = e.what();
+    const std::string prefix = path.string() + ": ";
+    return message.rfind(prefix, 0) == 0 ? message.substr(prefix.size()) : message;
+  }
+}
+
 // ------------------------------------------------------------------------------------------------
 
 struct VideoDecoder::Impl {

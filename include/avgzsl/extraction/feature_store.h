@@ -114,7 +114,9 @@ struct AssemblyReport {
 // Writes DATASET atomically, then DATASET/extract_report.json (failures, videos without audio or
 // with a silent track, videos left out). Throws std::runtime_error when a store is incomplete or the stores belong
 // to different jobs, naming the store.
+// `skipped_files` (files of the class folders that are not videos) are listed in the report too.
 AssemblyReport assemble_dataset(const std::vector<FeatureStore>& stores, const SplitPlan& plan,
-                                const std::filesystem::path& out, bool replace_existing);
+                                const std::filesystem::path& out, bool replace_existing,
+                                const std::vector<SkippedFile>& skipped_files = {});
 
 }  // namespace avgzsl::extraction

@@ -19,7 +19,15 @@ struct VideoEntry {
 // CSV's folder unless absolute; in file order). Throws std::runtime_error naming the folder or
 // the file and line: no videos, a CSV without those columns, an empty label, or two files with
 // the same id.
-std::vector<VideoEntry> list_videos(const std::filesystem::path& folder_or_csv);
+// A file of a class folder that is not taken, and why.
+struct SkippedFile {
+  std::filesystem::path path;
+  std::string reason;
+};
+// `skipped`, when given, receives every file of a class folder that is not taken: files with a
+// usual video extension are taken as they are (decoding checks them), every other file is probed
+// (a Theora .ogg is a video, a .txt or a .jpg is not) and listed here with the reason.
+std::vector<VideoEntry> list_videos(const std::filesystem::path& folder_or_csv, std::vector<SkippedFile>* skipped = nullptr);
 
 // "--shard K/N": shard K (1-based) of N.
 struct ShardSpec {

@@ -123,6 +123,11 @@ class VideoDecoder {
 std::optional<std::vector<float>> decode_audio_mono(const std::filesystem::path& path, int sample_rate,
                                                     int threads = 1, int64_t centre_window = 0);
 
+// Why `path` is not a video avgzsl can read ("" when it is one): it opens, has a video stream that
+// is not cover art, and is not a still image (FFmpeg reads a JPEG as a one-frame video). Reads
+// the headers only. Never throws for a bad file.
+std::string why_not_a_video(const std::filesystem::path& path);
+
 // FFmpeg logs to stderr through a process-wide level (broken files make it talkative). This sets
 // that level; it affects every FFmpeg user in the process.
 enum class FfmpegLogLevel { kQuiet, kError, kWarning, kInfo };
