@@ -280,7 +280,7 @@ class CliExtract : public ::testing::Test {
   }
   std::vector<std::string> extract_args(const std::string& out) const {
     return {"extract", "--videos", (dir_ / "videos").string(), "--clip", (dir_ / "clip").string(), "--out",
-            (dir_ / out).string(), "--threads", "1", "--frames", "8", "--batch-size", "8", "--chunk-size", "1"};
+            (dir_ / out).string(), "--threads", "1", "--frames", "4", "--batch-size", "8", "--chunk-size", "1"};
   }
   static std::string joined(const std::vector<std::string>& args) {
     std::string s;
