@@ -69,6 +69,13 @@ void add_import_clipclap_command(CLI::App& app) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     print_dataset_summary(imported.dataset);
     for (const std::string& note : imported.notes) print_line("note: " + note);
+    // The reference trains on such a release as it is; its users should know what leaks.
+    const std::vector<std::string> leaks = data::video_leaks(imported.dataset);
+    if (!leaks.empty()) {
+      print_line(fmt::format("note: {} videos leak between training and evaluation splits (train refuses this dataset "
+                             "unless --allow-leakage):", leaks.size()));
+      for (const std::string& leak : leaks) print_line("  " + leak);
+    }
     fmt::print("read {:.1f} MB in {:.1f} s; wrote {}\n", imported.bytes_read / 1e6, seconds, args->out);
   });
 }

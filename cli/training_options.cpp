@@ -38,6 +38,11 @@ void TrainingOptions::add_to(CLI::App* c, bool with_stage) {
   collectors_.push_back(bind<int>(c, "hidden-dim", "hidden width of the model (default 512)"));
   collectors_.push_back(bind<int>(c, "embedding-dim", "joint embedding size (default 64)"));
   collectors_.push_back(bind<double>(c, "dropout", "dropout of every block (default 0.1)"));
+  auto allow = std::make_shared<bool>(false);
+  c->add_flag("--allow-leakage", *allow, "train although videos are in both a training and an evaluation split");
+  collectors_.push_back([allow](nlohmann::json& out) {
+    if (*allow) out["allow-leakage"] = true;
+  });
 }
 
 training::TrainConfig TrainingOptions::resolve() const {

@@ -130,7 +130,7 @@ TEST_F(Cli, BadInputGivesOneLineErrorsAndNoRunDirectory) {
   expect_one_line_error(run("train --data " + data().string() + out + " --losses ce,kl"), "unknown loss 'kl'");
   expect_one_line_error(run("train --data " + data().string() + out + " --stage 3"), "--stage must be 1, 2 or all");
   expect_one_line_error(run("train --data " + data().string() + " --out " + (dir_ / "run").string() + " --batch-size 1"),
-                        "--batch-size must be at least 2");
+                        "--batch-size must be between 2 (BatchNorm needs two samples) and 65536");
   io::write_file_atomically(dir_ / "bad.json", std::string(R"({"epoch": 3})"));
   expect_one_line_error(run("train --config " + (dir_ / "bad.json").string() + " --data " + data().string() + out),
                         "unknown key 'epoch'");

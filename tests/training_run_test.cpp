@@ -93,6 +93,31 @@ TEST(TrainingRun, AKillDuringStageTwoDoesNotRetrainStageOne) {
   for (const std::string& l : lines) EXPECT_EQ(l.find("resuming"), std::string::npos) << l;
 }
 
+TEST(TrainingRun, VideosInATrainingAndAnEvaluationSplitAreRefusedUnlessAllowed) {
+  testing::TempDir tmp;
+  data::Dataset leaky = testing::tiny_dataset(6);
+  const std::string trained_on = leaky.video_splits["stage_1_train"].video_ids[0];
+  leaky.video_splits["stage_2_test_seen"].video_ids[0] = trained_on;   // the same video, tested on
+  leaky.video_splits["stage_1_val_unseen"].video_ids[1] = leaky.video_splits["stage_1_val_unseen"].video_ids[0];
+  const std::vector<std::string> leaks = data::video_leaks(leaky);
+  ASSERT_EQ(leaks.size(), 2u);
+  EXPECT_EQ(leaks[0].find(trained_on + ": in stage_1_train and stage_2_test_seen") == 0 ||
+                leaks[1].find(trained_on + ": in stage_1_train and stage_2_test_seen") == 0,
+            true);
+  bool twice = false;
+  for (const std::string& l : leaks) twice |= l.find(": twice in stage_1_val_unseen") != std::string::npos;
+  EXPECT_TRUE(twice);
+  data::save_dataset(leaky, tmp / "data");
+  const std::string refused = testing::typed_error_of([&] { prepare_training(tiny_config(tmp / "data")); });
+  EXPECT_NE(refused.find("2 videos leak between training and evaluation"), std::string::npos) << refused;
+  EXPECT_NE(refused.find(trained_on), std::string::npos) << refused;
+  EXPECT_NE(refused.find("--allow-leakage"), std::string::npos) << refused;
+  TrainConfig knowingly = tiny_config(tmp / "data");
+  knowingly.allow_leakage = true;
+  EXPECT_NO_THROW(prepare_training(knowingly));
+  EXPECT_TRUE(data::video_leaks(testing::tiny_dataset(6)).empty());
+}
+
 TEST(TrainingRun, PreambleAndMissingRunsFailInOneLine) {
   EXPECT_EQ(testing::typed_error_of([] { prepare_training(TrainConfig{}); }), "invalid_argument: the dataset directory is required");
   try {

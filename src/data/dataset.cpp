@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
@@ -303,6 +304,29 @@ Dataset load_dataset(const fs::path& dir) {
   }
   validate_dataset(d, dir.string());
   return d;
+}
+
+std::vector<std::string> video_leaks(const Dataset& d) {
+  std::map<std::string, std::vector<std::string>> splits_of;   // id -> the splits listing it, in order
+  for (const char* split : kVideoSplitNames) {
+    const auto it = d.video_splits.find(split);
+    if (it == d.video_splits.end()) continue;
+    for (const std::string& id : it->second.video_ids) splits_of[id].push_back(split);
+  }
+  auto is = [](const std::string& split, const char* prefix) { return split.rfind(prefix, 0) == 0; };
+  std::vector<std::string> leaks;
+  for (const auto& [id, splits] : splits_of) {
+    if (splits.size() < 2) continue;
+    for (size_t a = 0; a < splits.size(); ++a) {
+      for (size_t b = a + 1; b < splits.size(); ++b) {
+        const std::string &x = splits[a], &y = splits[b];
+        const bool leak = x == y || (x == "stage_1_train" && is(y, "stage_1_val")) ||
+                          (is(x, "stage_1_") && is(y, "stage_2_test"));
+        if (leak) leaks.push_back(id + (x == y ? ": twice in " + x : ": in " + x + " and " + y));
+      }
+    }
+  }
+  return leaks;
 }
 
 void check_dataset_destination(const fs::path& dir, bool replace_existing) {

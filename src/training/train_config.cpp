@@ -34,16 +34,19 @@ void TrainConfig::validate() const {
     if (!ok) throw util::OptionError(option, meaning, problem);
   };
   require(stage == "1" || stage == "2" || stage == "all", "stage", "the stage", " must be 1, 2 or all, got '" + stage + "'");
-  require(epochs >= 0, "epochs", "the number of epochs", " must be positive");
+  require(epochs >= 0 && epochs <= 10000, "epochs", "the number of epochs", " must be between 1 and 10000 (0: the paper's)");
   require(lr >= 0 && lr < 10, "lr", "the learning rate", " must be positive");
-  require(batch_size >= 2, "batch-size", "the batch size", " must be at least 2 (BatchNorm needs two samples)");
-  require(batches_per_epoch >= 1, "batches-per-epoch", "the number of batches per epoch", " must be at least 1");
-  require(threads >= 0, "threads", "the thread count", " must be 0 (all cores) or positive");
+  require(batch_size >= 2 && batch_size <= 65536, "batch-size", "the batch size",
+          " must be between 2 (BatchNorm needs two samples) and 65536");
+  require(batches_per_epoch >= 1 && batches_per_epoch <= 10000000, "batches-per-epoch", "the number of batches per epoch",
+          " must be between 1 and 10000000");
+  require(threads >= 0 && threads <= 1024, "threads", "the thread count", " must be between 0 (all cores) and 1024");
   require(weight_decay >= 0, "weight-decay", "the weight decay", " must be non-negative");
-  require(plateau_patience >= 0, "plateau-patience", "the plateau patience", " must be non-negative");
+  require(plateau_patience >= 0 && plateau_patience <= 10000, "plateau-patience", "the plateau patience",
+          " must be between 0 and 10000");
   require(plateau_factor > 0 && plateau_factor < 1, "plateau-factor", "the plateau factor", " must be in (0, 1)");
-  require(hidden_dim > 0, "hidden-dim", "the hidden width", " must be positive");
-  require(embedding_dim > 0, "embedding-dim", "the embedding size", " must be positive");
+  require(hidden_dim > 0 && hidden_dim <= 65536, "hidden-dim", "the hidden width", " must be between 1 and 65536");
+  require(embedding_dim > 0 && embedding_dim <= 65536, "embedding-dim", "the embedding size", " must be between 1 and 65536");
   require(dropout >= 0 && dropout < 1, "dropout", "the dropout", " must be in [0, 1)");
   require(losses.cross_entropy || losses.regression || losses.reconstruction, "losses", "the loss list", " must name at least one loss");
 }
@@ -95,7 +98,8 @@ json to_json(const TrainConfig& c) {
               {"plateau-factor", c.plateau_factor},
               {"hidden-dim", c.hidden_dim},
               {"embedding-dim", c.embedding_dim},
-              {"dropout", c.dropout}};
+              {"dropout", c.dropout},
+              {"allow-leakage", c.allow_leakage}};
 }
 
 void apply_json(TrainConfig& c, const json& j, const std::string& source) {
@@ -119,6 +123,7 @@ void apply_json(TrainConfig& c, const json& j, const std::string& source) {
       else if (key == "hidden-dim") c.hidden_dim = value.get<int>();
       else if (key == "embedding-dim") c.embedding_dim = value.get<int>();
       else if (key == "dropout") c.dropout = value.get<double>();
+      else if (key == "allow-leakage") c.allow_leakage = value.get<bool>();
       else throw std::invalid_argument("unknown key '" + key + "'");
     } catch (const json::exception&) {
       throw std::invalid_argument(source + ": key '" + key + "' has the wrong type (" + value.dump() + ")");

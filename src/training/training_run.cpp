@@ -112,6 +112,13 @@ TrainingInputs prepare_training(TrainConfig config) {
   data::Dataset dataset = data::load_dataset(config.data);
   config.apply_paper_defaults(dataset.name);
   config.validate();
+  const std::vector<std::string> leaks = data::video_leaks(dataset);
+  if (!leaks.empty() && !config.allow_leakage) {
+    std::string shown;
+    for (size_t i = 0; i < std::min<size_t>(leaks.size(), 3); ++i) shown += (i ? "; " : "") + leaks[i];
+    throw std::runtime_error(config.data + ": " + std::to_string(leaks.size()) + " videos leak between training and evaluation (" +
+                             shown + (leaks.size() > 3 ? "; ..." : "") + "); fix the splits, or pass --allow-leakage to train on them knowingly");
+  }
   return {std::move(config), std::move(dataset)};
 }
 
@@ -273,6 +280,8 @@ TrainRunResult evaluate_run(const fs::path& run_dir, const data::Dataset& datase
 
 void import_reference_run(TrainConfig config, const fs::path& stage1_pt, const fs::path& stage2_pt, const fs::path& run_dir,
                           const LineSink& print, bool replace_existing) {
+  // Nothing is trained here: a published model is evaluated on the data as the release gives it.
+  config.allow_leakage = true;
   TrainingInputs inputs = prepare_training(std::move(config));
   config = std::move(inputs.config);
   const data::Dataset& dataset = inputs.dataset;

@@ -69,6 +69,12 @@ Dataset load_dataset(const std::filesystem::path& dir);
 // The same checks on an in-memory dataset; `where` prefixes the messages.
 void validate_dataset(const Dataset& dataset, const std::string& where);
 
+// Video ids that leak between the protocol's sets: listed twice in one split, or both in a split a
+// stage trains on and in one it is evaluated on (stage 1: stage_1_train against stage_1_val_*;
+// stage 2, which trains on all of stage 1: stage_1_* against stage_2_test_*). One line per id,
+// "<id>: in <split> and <split>" or "<id>: twice in <split>", sorted; empty when none.
+std::vector<std::string> video_leaks(const Dataset& dataset);
+
 // Writes a validated dataset to `dir` atomically (the directory appears complete or not at all).
 void save_dataset(const Dataset& dataset, const std::filesystem::path& dir, bool replace_existing = false);
 // What save_dataset will check of `dir`, for a job to check before its work: throws

@@ -32,6 +32,7 @@ struct TrainConfig {
   int hidden_dim = 512;
   int embedding_dim = 64;
   double dropout = 0.1;              // every block of the model
+  bool allow_leakage = false;        // train although a video is in a training and an evaluation split
 
   data::LabelSource label_source() const { return labels.value_or(data::matching_label_source(modality)); }
   // Fills epochs and lr when left at 0: UCF 7e-5 / 20 epochs, ActivityNet and VGGSound 1e-4 / 15
