@@ -86,6 +86,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   avgzsl_fuzz::clear_scratch();
   using namespace avgzsl::preprocessing;
   try {
+    // RoBERTa and WordPiece: ids within the vocabulary, between 2 (start, end) and max_length of them.
+    auto encode_bounded = [&](const auto& t, const std::string& text) {
+      encode_checked(text, [&] {
+        const int max_length = limit < 2 ? 2 : limit;
+        const auto ids = t.encode(text, max_length);
+        if (ids.size() > static_cast<size_t>(max_length) || ids.size() < 2) avgzsl_fuzz::invariant_failed("encode length");
+        check_ids(ids, t.vocab_size());
+      });
+    };
     switch (control & 3) {
       case 0: {
         const auto parts = avgzsl_fuzz::split_parts(input, 3);
@@ -121,12 +130,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const auto merges = avgzsl_fuzz::write_scratch("merges.txt", parts.size() > 1 ? parts[1] : std::string_view());
         const std::string text(parts.size() > 2 ? parts[2] : std::string_view("a dog barks"));
         const RobertaTokenizer t = RobertaTokenizer::from_files(vocab, merges, flag);
-        encode_checked(text, [&] {
-          const int max_length = limit < 2 ? 2 : limit;
-          const auto ids = t.encode(text, max_length);
-          if (ids.size() > static_cast<size_t>(max_length) || ids.size() < 2) avgzsl_fuzz::invariant_failed("encode length");
-          check_ids(ids, t.vocab_size());
-        });
+        encode_bounded(t, text);
         break;
       }
       case 3: {
@@ -134,12 +138,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const auto vocab = avgzsl_fuzz::write_scratch("vocab.txt", parts[0]);
         const std::string text(parts.size() > 1 ? parts[1] : std::string_view("a dog barks"));
         const WordPieceTokenizer t = WordPieceTokenizer::from_file(vocab, !flag);
-        encode_checked(text, [&] {
-          const int max_length = limit < 2 ? 2 : limit;
-          const auto ids = t.encode(text, max_length);
-          if (ids.size() > static_cast<size_t>(max_length) || ids.size() < 2) avgzsl_fuzz::invariant_failed("encode length");
-          check_ids(ids, t.vocab_size());
-        });
+        encode_bounded(t, text);
         break;
       }
     }
