@@ -97,6 +97,17 @@ TEST(Dataset, MalformedManifest) {
             std::string::npos);
 }
 
+TEST(Dataset, ManifestFilesMustLieInsideTheDatasetFolder) {
+  // Found by the manifest fuzz target's author: a manifest could make load_dataset read any file.
+  EXPECT_NE(load_error_after([](const fs::path& d) { edit_manifest(d, [](json& m) { m["class_text_file"] = "../elsewhere.safetensors"; }); })
+                .find("class_text_file '../elsewhere.safetensors' is not a file inside the dataset folder"),
+            std::string::npos);
+  EXPECT_NE(load_error_after([](const fs::path& d) {
+              edit_manifest(d, [](json& m) { m["video_splits"]["stage_1_train"]["file"] = "/etc/passwd"; });
+            }).find("the file of video split 'stage_1_train' '/etc/passwd' is not a file inside the dataset folder"),
+            std::string::npos);
+}
+
 TEST(Dataset, DimensionMismatch) {
   const std::string e = load_error_after([](const fs::path& d) { edit_manifest(d, [](json& m) { m["features"]["visual"] = 25; }); });
   EXPECT_NE(e.find("visual features has shape ["), std::string::npos) << e;

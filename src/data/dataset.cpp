@@ -275,7 +275,15 @@ Dataset load_dataset(const fs::path& dir) {
       d.class_splits[split] = std::move(list);
     }
 
-    const fs::path text_path = dir / m.value("class_text_file", std::string(kClassTextFile));
+    // A dataset's files lie in its folder: a manifest must not make avgzsl read elsewhere.
+    auto inside = [&](const std::string& name, const std::string& what) {
+      const fs::path relative(name);
+      bool escapes = relative.empty() || relative.is_absolute();
+      for (const fs::path& part : relative) escapes |= part == "..";
+      if (escapes) fail(where, what + " '" + name + "' is not a file inside the dataset folder");
+      return dir / relative;
+    };
+    const fs::path text_path = inside(m.value("class_text_file", std::string(kClassTextFile)), "class_text_file");
     if (d.clip_dim > 0 || d.clap_dim > 0) {
       io::SafetensorsFile text(text_path);
       if (d.clip_dim > 0) d.clip_text = text.tensor("clip", torch::kFloat32);
@@ -292,7 +300,7 @@ Dataset load_dataset(const fs::path& dir) {
         if (!id.is_string()) fail(where, std::string("video split '") + split + "' holds a non-string video id");
         v.video_ids.push_back(id.get<std::string>());
       }
-      const fs::path file = dir / entry.value("file", video_file_name(split));
+      const fs::path file = inside(entry.value("file", video_file_name(split)), std::string("the file of video split '") + split + "'");
       io::SafetensorsFile tensors(file);
       if (d.visual_dim > 0) v.visual = tensors.tensor("visual", torch::kFloat32);
       if (d.audio_dim > 0) v.audio = tensors.tensor("audio", torch::kFloat32);
