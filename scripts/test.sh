@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite from a clean checkout: install, build everything, run ctest.
+# The whole test suite from a clean checkout: install, build everything, run ctest, then the
+# sanitizer run of the parser and decoder tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install_dependencies.sh
