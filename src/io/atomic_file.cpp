@@ -134,11 +134,7 @@ StagedDirectory::StagedDirectory(fs::path target, bool replace_existing, bool re
   if (fs::exists(target_, ec) && !replace_existing_) {
     throw std::runtime_error(target_.string() + ": already exists; choose a new output directory");
   }
-  fs::path parent = target_.parent_path();
-  if (parent.empty()) parent = ".";
-  fs::create_directories(parent, ec);
-  if (ec) throw std::runtime_error(parent.string() + ": cannot create directory (" + ec.message() + ")");
-  check_directory_writable(parent);
+  check_parent_writable(target_);
   staging_ = staging_path(target_);
   if (resume_staging && fs::is_directory(staging_, ec)) return;
   fs::remove_all(staging_, ec);  // left over by a killed earlier attempt

@@ -12,6 +12,8 @@ extern "C" {
 #include <limits>
 #include <new>
 #include <stdexcept>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "avgzsl/media/video_decoder.h"
@@ -142,8 +144,22 @@ struct AudioPass {
   double declared_s = std::numeric_limits<double>::quiet_NaN();   // what the container says
 };
 
-// One pass over the file: decodes every audio packet, keeps the samples in [from, to).
-std::optional<AudioPass> decode_pass(const fs::path& path, int sample_rate, int threads, int64_t from, int64_t to) {
+constexpr int64_t kEverything = std::numeric_limits<int64_t>::max();
+
+// Where a first pass keeps CLAP's centred window: placed from the container's duration, with a
+// margin on both sides, as the exact place needs the exact length, known only at the end. The
+// whole track when there is no window or no declared duration.
+std::pair<int64_t, int64_t> estimated_window(double declared_s, int sample_rate, int64_t centre_window) {
+  if (centre_window == 0 || !(declared_s > 0) || !std::isfinite(declared_s)) return {0, kEverything};
+  const auto estimate = static_cast<int64_t>(declared_s * sample_rate);
+  const int64_t margin = 2 * int64_t(sample_rate) + estimate / 200;
+  return {std::max<int64_t>(0, estimate / 2 - centre_window / 2 - margin), estimate / 2 - centre_window / 2 + centre_window + margin};
+}
+
+// One pass over the file: decodes every audio packet, keeps the samples in [from, to), or, with
+// `centre_window` > 0, in the estimated_window.
+std::optional<AudioPass> decode_pass(const fs::path& path, int sample_rate, int threads, int64_t from, int64_t to,
+                                     int64_t centre_window = 0) {
   // A context of its own: reading the audio never moves the video decoder's position.
   FormatPtr format = open_media(path);
   const int index = best_audio_stream(format.get());
@@ -157,6 +173,7 @@ std::optional<AudioPass> decode_pass(const fs::path& path, int sample_rate, int 
 
   AudioPass pass;
   pass.declared_s = declared_stream_seconds(format.get(), format->streams[index]);
+  if (centre_window > 0) std::tie(from, to) = estimated_window(pass.declared_s, sample_rate, centre_window);
   SampleWindow window(from, to);
   MonoResampler resampler(path, sample_rate, window);
   int64_t packets = 0, decoded_frames = 0;
@@ -214,23 +231,7 @@ std::optional<std::vector<float>> decode_audio_mono(const fs::path& path, int sa
                                                     int64_t centre_window) {
   if (sample_rate <= 0) throw std::invalid_argument("decode_audio_mono: sample_rate must be positive");
   if (centre_window < 0) throw std::invalid_argument("decode_audio_mono: centre_window must not be negative");
-  constexpr int64_t kEverything = std::numeric_limits<int64_t>::max();
-  // Where the window should lie, from the container's duration; the exact place needs the exact
-  // length, known only at the end, so the first pass keeps a margin on both sides.
-  int64_t from = 0, to = kEverything;
-  if (centre_window > 0) {
-    FormatPtr format = open_media(path);
-    const int index = best_audio_stream(format.get());
-    if (index < 0) return std::nullopt;
-    const double declared = declared_stream_seconds(format.get(), format->streams[index]);
-    if (declared > 0 && std::isfinite(declared)) {
-      const auto estimate = static_cast<int64_t>(declared * sample_rate);
-      const int64_t margin = 2 * int64_t(sample_rate) + estimate / 200;
-      from = std::max<int64_t>(0, estimate / 2 - centre_window / 2 - margin);
-      to = estimate / 2 - centre_window / 2 + centre_window + margin;
-    }
-  }
-  std::optional<AudioPass> pass = decode_pass(path, sample_rate, threads, from, to);
+  std::optional<AudioPass> pass = decode_pass(path, sample_rate, threads, 0, kEverything, centre_window);
   if (!pass) return std::nullopt;
   check_complete(path, *pass, sample_rate);
   if (centre_window == 0 || pass->total <= centre_window) {

@@ -325,6 +325,13 @@ struct VideoDecoder::Impl {
     rewind();
   }
 
+  // How far short of its declared end a stream may stop: two frame periods (at least 0.1 s), as
+  // a last frame is shown for its own duration.
+  double end_slack_s() const {
+    const double period = info.average_fps > 0 ? 1.0 / info.average_fps : 0.05;
+    return std::max(2 * period, 0.1);
+  }
+
   // Containers without a complete index (Matroska, WebM, ...) cut short still open and give the
   // frames before the cut. Their last seconds tell: a seek near the declared end, then the
   // packets to the end of the file, without decoding. Costs one seek and a few seconds of packets.
@@ -348,8 +355,7 @@ struct VideoDecoder::Impl {
       }
       av_packet_unref(packet.get());
     }
-    const double period = info.average_fps > 0 ? 1.0 / info.average_fps : 0.05;
-    if (std::isfinite(last_end) && last_end < end - std::max(2 * period, 0.1) - 0.01 * info.duration_s) {
+    if (std::isfinite(last_end) && last_end < end - end_slack_s() - 0.01 * info.duration_s) {
       char problem[160];
       std::snprintf(problem, sizeof problem, "truncated: the video stream ends at %.2f s of the %.2f s its container declares",
                     last_end - info.start_time_s, info.duration_s);
@@ -551,10 +557,8 @@ struct VideoDecoder::Impl {
                                  std::to_string(t - info.start_time_s) + " s)");
     }
     // The stream ran out before the time its container's duration promises: the frame on screen
-    // there is missing (a cut file), and the last frame that decodes is not it. Slack of two
-    // frame periods (at least 0.1 s): a last frame is shown for its own duration.
-    const double period = info.average_fps > 0 ? 1.0 / info.average_fps : 0.05;
-    if (reached_end_of_file && !has_pending && t > candidate_s + std::max(2 * period, 0.1)) {
+    // there is missing (a cut file), and the last frame that decodes is not it.
+    if (reached_end_of_file && !has_pending && t > candidate_s + end_slack_s()) {
       positioned = false;
       char problem[160];
       std::snprintf(problem, sizeof problem,
