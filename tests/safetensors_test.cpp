@@ -130,6 +130,23 @@ TEST(CsvTable, ReadsAByteOrderMarkAsSpreadsheetProgramsWriteIt) {
   EXPECT_EQ(table.rows[0][1], "rain");
 }
 
+TEST(CsvTable, ReadsWhatPythonsCsvWriterWritesForSpreadsheets) {
+  // The real writer: Python's csv module with encoding "utf-8-sig", as scripts write CSVs meant
+  // for Excel (pandas' to_csv(encoding="utf-8-sig") writes the same bytes).
+  if (!std::filesystem::exists("/usr/bin/python3")) GTEST_SKIP() << "no /usr/bin/python3";
+  testing::TempDir dir;
+  const auto path = dir.path() / "videos.csv";
+  ASSERT_TRUE(testing::run_shell("/usr/bin/python3 -c 'import csv,sys; f=open(sys.argv[1],\"w\",newline=\"\",encoding=\"utf-8-sig\"); "
+                                 "w=csv.writer(f); w.writerow([\"path\",\"label\"]); w.writerow([\"a b.mp4\",\"Playing, guitar\"]); "
+                                 "w.writerow([\"caf\u00e9.mp4\",\"rain\"]); f.close()' " + path.string()));
+  ASSERT_EQ(read_file(path).rfind("\xEF\xBB\xBFpath,label\r\n", 0), 0u) << "the writer puts the mark first";
+  const CsvTable table = read_csv(path);
+  EXPECT_EQ(table.column("path", "videos.csv"), 0u);
+  ASSERT_EQ(table.rows.size(), 2u);
+  EXPECT_EQ(table.rows[0][1], "Playing, guitar");
+  EXPECT_EQ(table.rows[1][0], "caf\xC3\xA9.mp4");
+}
+
 TEST(CsvTable, FieldsWithSpacesAroundReadBackAsWritten) {
   // Found by fuzz/csv_fuzzer: libcsv trims unquoted fields, so " padded " came back as "padded".
   testing::TempDir dir;
