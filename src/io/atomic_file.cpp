@@ -96,10 +96,7 @@ void check_parent_writable(const fs::path& path) {
   fs::path parent = path.parent_path();
   if (parent.empty()) parent = ".";
   std::error_code ec;
-  if (fs::exists(parent, ec) && !fs::is_directory(parent, ec)) {
-    throw std::runtime_error(path.string() + ": cannot be created, " + parent.string() + " is not a directory");
-  }
-  fs::create_directories(parent, ec);
+  fs::create_directories(parent, ec);   // a file on the way: "cannot create directory (Not a directory)"
   if (ec) throw std::runtime_error(parent.string() + ": cannot create directory (" + ec.message() + ")");
   check_directory_writable(parent);
 }
