@@ -12,6 +12,7 @@ void add_synth_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_evaluate_command(CLI::App& app);
 void add_ablate_command(CLI::App& app);
+void add_benchmark_command(CLI::App& app);
 void add_import_clipclap_command(CLI::App& app);
 void add_export_command(CLI::App& app);
 void add_import_checkpoint_command(CLI::App& app);

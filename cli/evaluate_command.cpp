@@ -14,6 +14,7 @@ void add_evaluate_command(CLI::App& app) {
   struct Args {
     std::string run;
     std::string data;
+    std::string method;
     bool no_baseline = false;
     int threads = 0;
   };
@@ -24,6 +25,7 @@ void add_evaluate_command(CLI::App& app) {
       "without --run, the baseline alone");
   c->add_option("--run", args->run, "run directory written by avgzsl train");
   c->add_option("--data", args->data, "dataset directory (default: the one the run was trained on)");
+  c->add_option("--method", args->method, "refuse the run unless it was trained with this method");
   c->add_flag("--no-baseline", args->no_baseline, "leave out the training-free row (CLIP/CLAP cosine, no training)");
   c->add_option("--threads", args->threads, "LibTorch threads, 0 = all cores");
   c->callback([args] {
@@ -33,8 +35,9 @@ void add_evaluate_command(CLI::App& app) {
     const std::string data = args->data.empty() ? training::load_run_config(args->run).data : args->data;
     const data::Dataset dataset = data::load_dataset(data);  // once, for the run and the baseline
     if (!args->run.empty()) {
-      const auto result = training::evaluate_run(args->run, dataset);
-      rows.push_back({result.dataset_name + " (test)", {result.summary}});
+      const auto result = training::evaluate_run(args->run, dataset, args->method);
+      const std::string method = training::load_run_config(args->run).method;
+      rows.push_back({result.dataset_name + (method == "clipclap" ? "" : " " + method) + " (test)", {result.summary}});
     }
     std::string baseline_note;
     if (!args->no_baseline) {

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   avgzsl::cli::add_train_command(app);
   avgzsl::cli::add_evaluate_command(app);
   avgzsl::cli::add_ablate_command(app);
+  avgzsl::cli::add_benchmark_command(app);
   avgzsl::cli::add_import_clipclap_command(app);
   avgzsl::cli::add_export_command(app);
   avgzsl::cli::add_import_checkpoint_command(app);

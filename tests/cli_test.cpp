@@ -58,6 +58,51 @@ class Cli : public ::testing::Test {
   testing::TempDir dir_;
 };
 
+TEST_F(Cli, UnknownMethodsAndOptionsAMethodDoesNotHaveAreOneLineErrors) {
+  const std::string base = "train --data " + data().string() + " --out " + (dir_ / "run").string() + " " + quick();
+  expect_one_line_error(run(base + " --method nope"), "unknown method 'nope' (expected one of clipclap");
+  expect_one_line_error(run(base + " --set margin=0.5"), "method clipclap has no option 'margin'");
+  expect_one_line_error(run(base + " --set margin"), "--set 'margin': expected KEY=VALUE");
+  EXPECT_FALSE(fs::exists(dir_ / "run"));
+  EXPECT_FALSE(fs::exists(dir_ / "run.partial"));
+}
+
+TEST_F(Cli, BenchmarkRunsEveryRunOnceResumesAndCollectsShards) {
+  const std::string plan = "benchmark --data " + data().string() + " --methods clipclap --seeds 2 --epochs 1 "
+                           "--batches-per-epoch 3 --threads 1";
+  const Result first = run(plan + " --out " + (dir_ / "bench").string());
+  ASSERT_EQ(first.code, 0) << first.out;
+  EXPECT_NE(first.out.find("[2/2] clipclap-seed43: test"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("clipclap  "), std::string::npos) << first.out;  // the table's row
+  EXPECT_TRUE(fs::exists(dir_ / "bench" / "results.md"));
+  const Result again = run(plan + " --out " + (dir_ / "bench").string());
+  ASSERT_EQ(again.code, 0) << again.out;
+  EXPECT_NE(again.out.find("[1/2] clipclap-seed42: finished earlier"), std::string::npos) << again.out;
+  EXPECT_EQ(again.out.find("training\n"), std::string::npos) << again.out;
+
+  // Two shards in their own folders, then the table from both.
+  const Result shard1 = run(plan + " --shard 1/2 --out " + (dir_ / "s1").string());
+  ASSERT_EQ(shard1.code, 0) << shard1.out;
+  EXPECT_NE(shard1.out.find("1 of 2 runs of the plan are finished"), std::string::npos) << shard1.out;
+  expect_one_line_error(run("benchmark --collect " + (dir_ / "s1").string() + " --out " + (dir_ / "table").string()),
+                        "1 of 2 runs are missing or unfinished: clipclap-seed43");
+  ASSERT_EQ(run(plan + " --shard 2/2 --out " + (dir_ / "s2").string()).code, 0);
+  const Result collected = run("benchmark --collect " + (dir_ / "s1").string() + " " + (dir_ / "s2").string() + " --out " +
+                               (dir_ / "table").string());
+  ASSERT_EQ(collected.code, 0) << collected.out;
+  // The same numbers as the unsharded benchmark (all but the wall time, the last column).
+  auto without_wall_time = [](const std::string& csv) {
+    std::istringstream in(csv);
+    std::string line, out;
+    while (std::getline(in, line)) out += line.substr(0, line.rfind(',')) + "\n";
+    return out;
+  };
+  EXPECT_EQ(without_wall_time(io::read_file(dir_ / "table" / "results.csv")),
+            without_wall_time(io::read_file(dir_ / "bench" / "results.csv")));
+  expect_one_line_error(run("benchmark --data " + data().string() + " --methods clipclap,avca2"), "unknown method 'avca2'");
+  expect_one_line_error(run(plan + " --shard 3/2"), "--shard");
+}
+
 TEST_F(Cli, TrainWritesACompleteRunAndEvaluatePrintsTheSameNumbers) {
   const Result train = run("train --data " + data().string() + " --out " + (dir_ / "run").string() + " " + quick());
   ASSERT_EQ(train.code, 0) << train.out;

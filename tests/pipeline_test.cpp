@@ -28,8 +28,8 @@ TEST(StageTraining, SameSeedGivesBitIdenticalModelsAndMetrics) {
   training::TrainConfig c = small_config();
   c.epochs = 2;
   c.batches_per_epoch = 10;
-  const training::StageResult a = training::train_stage(1, sets.stage1_train, sets.validation, sets.class_text, c, c.epochs, nullptr, "");
-  const training::StageResult b = training::train_stage(1, sets.stage1_train, sets.validation, sets.class_text, c, c.epochs, nullptr, "");
+  const training::StageResult a = training::train_stage(1, sets.stage1_train, sets.validation, sets.class_text, training::method_dims(sets), c, c.epochs, nullptr, "");
+  const training::StageResult b = training::train_stage(1, sets.stage1_train, sets.validation, sets.class_text, training::method_dims(sets), c, c.epochs, nullptr, "");
   const auto sa = a.model->state_dict(), sb = b.model->state_dict();
   for (size_t i = 0; i < sa.size(); ++i) EXPECT_TRUE(torch::equal(sa[i].second, sb[i].second)) << sa[i].first;
   for (int e = 0; e < c.epochs; ++e) {
@@ -37,7 +37,7 @@ TEST(StageTraining, SameSeedGivesBitIdenticalModelsAndMetrics) {
     EXPECT_EQ(a.epochs[e].validation.hm, b.epochs[e].validation.hm);
   }
   c.seed = 4;
-  const training::StageResult other = training::train_stage(1, sets.stage1_train, sets.validation, sets.class_text, c, c.epochs, nullptr, "");
+  const training::StageResult other = training::train_stage(1, sets.stage1_train, sets.validation, sets.class_text, training::method_dims(sets), c, c.epochs, nullptr, "");
   EXPECT_NE(other.epochs[0].loss, a.epochs[0].loss);
 }
 
@@ -46,10 +46,10 @@ TEST(StageTraining, BestEpochStateIsTheModelOfThatEpoch) {
   const data::ProtocolSets sets = data::build_protocol_sets(d, data::Modality::kBoth, data::LabelSource::kBoth);
   training::TrainConfig c = small_config();
   c.batches_per_epoch = 8;
-  const training::StageResult r = training::train_stage(1, sets.stage1_train, sets.validation, sets.class_text, c, c.epochs, nullptr, "");
+  const training::StageResult r = training::train_stage(1, sets.stage1_train, sets.validation, sets.class_text, training::method_dims(sets), c, c.epochs, nullptr, "");
   ASSERT_GE(r.best_epoch, 0);
   for (const auto& e : r.epochs) EXPECT_LE(e.validation.hm, r.epochs[r.best_epoch].validation.hm);
-  gzsl::ClipClap best = training::model_from_state(r.model->options(), r.best_state);
+  const training::ModelPtr best = training::model_from_state(c, training::method_dims(sets), r.best_state);
   const metrics::GzslScores again = training::search_beta(*best, sets.validation, sets.class_text);
   EXPECT_EQ(again.hm, r.epochs[r.best_epoch].validation.hm);
   EXPECT_EQ(again.beta, r.epochs[r.best_epoch].validation.beta);

@@ -44,9 +44,37 @@ TEST(TrainConfig, PaperDefaultsFollowTheDatasetName) {
   EXPECT_DOUBLE_EQ(kept.lr, 0.5);
 }
 
+TEST(TrainConfig, TheMethodSuppliesWhatWasLeftOpenAndItsOptionsAreChecked) {
+  TrainConfig c;
+  c.apply_paper_defaults("UCF");
+  EXPECT_EQ(c.batch_size, 64);  // ClipClap's (METHOD §5)
+  EXPECT_EQ(c.batches_per_epoch, 300);
+  EXPECT_DOUBLE_EQ(c.weight_decay, 1e-5);
+  EXPECT_TRUE(c.method_options.empty());
+  TrainConfig given;
+  given.batch_size = 16;
+  given.weight_decay = 0;
+  given.apply_paper_defaults("UCF");
+  EXPECT_EQ(given.batch_size, 16);
+  EXPECT_DOUBLE_EQ(given.weight_decay, 0);
+  TrainConfig unknown;
+  unknown.method = "nope";
+  EXPECT_NE(testing::typed_error_of([&] { unknown.apply_paper_defaults("UCF"); }).find("unknown method 'nope' (expected one of clipclap"),
+            std::string::npos);
+  TrainConfig set_on_clipclap;
+  set_on_clipclap.method_options = {{"margin", 0.5}};
+  EXPECT_NE(testing::typed_error_of([&] { set_on_clipclap.apply_paper_defaults("UCF"); }).find("method clipclap has no option 'margin'"),
+            std::string::npos);
+  TrainConfig round;
+  apply_json(round, {{"method", "clipclap"}, {"method-options", nlohmann::json::object()}}, "test");
+  EXPECT_EQ(to_json(round).at("method"), "clipclap");
+  EXPECT_NE(testing::typed_error_of([] { TrainConfig x; apply_json(x, {{"method-options", 3}}, "cfg.json"); }).find("cfg.json"),
+            std::string::npos);
+}
+
 TEST(TrainConfig, ValidationAndConfigFilesFailInOneLine) {
   TrainConfig c;
-  c.batch_size = 0;
+  c.batch_size = 1;
   EXPECT_THROW(c.validate(), std::invalid_argument);
   c = TrainConfig{};
   c.threads = -1;

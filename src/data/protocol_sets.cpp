@@ -103,6 +103,8 @@ ProtocolSets build_protocol_sets(const Dataset& dataset, Modality modality, Labe
   auto [test_x, test_y] = gather(dataset, {"stage_2_test_seen", "stage_2_test_unseen"}, modality);
   sets.test = {test_x, test_y, dataset.class_split("stage_2_test_seen"), dataset.class_split("stage_2_test_unseen")};
   sets.input_dim = s1_x.size(1);
+  sets.visual_dim = modality == Modality::kAudio ? 0 : dataset.visual_dim;
+  sets.audio_dim = modality == Modality::kVisual ? 0 : dataset.audio_dim;
   return sets;
 }
 

@@ -1,8 +1,13 @@
 #include "avgzsl/gzsl/clipclap.h"
 
-#include <map>
+#include <algorithm>
+#include <cctype>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <stdexcept>
+
+#include "avgzsl/gzsl/clipclap_loss.h"
+#include "avgzsl/util/option_error.h"
 
 namespace avgzsl::gzsl {
 
@@ -13,7 +18,8 @@ void to_json(nlohmann::json& j, const ClipClapOptions& o) {
        {"embedding_dim", o.embedding_dim},
        {"encoder_dropout", o.encoder_dropout},
        {"video_proj_dropout", o.video_proj_dropout},
-       {"class_proj_dropout", o.class_proj_dropout}};
+       {"class_proj_dropout", o.class_proj_dropout},
+       {"losses", to_string(o.losses)}};
 }
 
 void from_json(const nlohmann::json& j, ClipClapOptions& o) {
@@ -24,9 +30,13 @@ void from_json(const nlohmann::json& j, ClipClapOptions& o) {
   j.at("encoder_dropout").get_to(o.encoder_dropout);
   j.at("video_proj_dropout").get_to(o.video_proj_dropout);
   j.at("class_proj_dropout").get_to(o.class_proj_dropout);
+  if (j.contains("losses")) o.losses = parse_losses(j.at("losses").get<std::string>());
 }
 
-ClipClapImpl::ClipClapImpl(const ClipClapOptions& o) : options_(o) {
+ClipClapImpl::ClipClapImpl(const ClipClapOptions& o, const MethodDims& dims)
+    : options_(o), dims_(dims.input() > 0 ? dims : MethodDims{o.input_dim, 0, o.text_dim}) {
+  TORCH_CHECK(dims_.input() == o.input_dim && dims_.text == o.text_dim, "Expected dims matching input_dim ", o.input_dim,
+              " and text_dim ", o.text_dim);
   using nn::EmbeddingNetOptions;
   // Registration order fixes the order of random initialisation; it follows the reference.
   O_enc = register_module("O_enc", nn::EmbeddingNet(EmbeddingNetOptions(o.input_dim, o.hidden_dim).dropout(o.encoder_dropout)));
@@ -64,40 +74,58 @@ torch::Tensor ClipClapImpl::embed_classes(const torch::Tensor& t) {
   return W_proj->forward(W_enc->forward(t));
 }
 
-std::vector<std::pair<std::string, torch::Tensor>> ClipClapImpl::state_dict() const {
-  std::vector<std::pair<std::string, torch::Tensor>> out;
-  for (const auto& p : named_parameters(/*recurse=*/true)) out.emplace_back(p.key(), p.value());
-  for (const auto& b : named_buffers(/*recurse=*/true)) out.emplace_back(b.key(), b.value());
-  return out;
+nlohmann::json ClipClapImpl::options_json() const { return options_; }
+
+MethodLoss ClipClapImpl::loss(const TrainingBatch& batch) {
+  const ClipClapOutputs out = forward(batch.inputs, batch.text);
+  LossTerms terms = clipclap_loss(*this, out, batch.class_text, batch.target, options_.losses);
+  return {terms.total,
+          {{"ce", terms.cross_entropy}, {"reg", terms.regression}, {"rec", terms.reconstruction}}};
 }
 
-void ClipClapImpl::load_state_dict(const std::vector<std::pair<std::string, torch::Tensor>>& state,
-                                   const std::string& source) {
-  std::map<std::string, torch::Tensor> own;
-  for (auto& [name, t] : state_dict()) own.emplace(name, t);
-  std::map<std::string, const torch::Tensor*> given;
-  for (const auto& [name, t] : state) {
-    if (!own.count(name)) throw std::runtime_error(source + ": unexpected tensor '" + name + "' for this model");
-    given.emplace(name, &t);
+void ClipClapImpl::after_step(const TrainingBatch& batch) {
+  // The reference's train_step calls get_embeddings in training mode after every step (O_enc,
+  // W_enc, O_proj, W_proj); that moves the BatchNorm running statistics and draws dropout masks.
+  // Repeat it so that our models match the reference's.
+  torch::NoGradGuard no_grad;
+  const torch::Tensor o = O_enc->forward(batch.inputs);
+  const torch::Tensor w = W_enc->forward(batch.text);
+  O_proj->forward(o);
+  W_proj->forward(w);
+}
+
+torch::Tensor ClipClapImpl::distances(const torch::Tensor& inputs, const torch::Tensor& class_text) {
+  return torch::cdist(embed_videos(inputs), embed_classes(class_text));
+}
+
+LossSwitches parse_losses(const std::string& text) {
+  LossSwitches s{false, false, false};
+  std::stringstream in(text);
+  std::string item;
+  bool any = false;
+  while (std::getline(in, item, ',')) {
+    item.erase(std::remove_if(item.begin(), item.end(), [](unsigned char c) { return std::isspace(c); }), item.end());
+    if (item == "ce") s.cross_entropy = true;
+    else if (item == "reg") s.regression = true;
+    else if (item == "rec") s.reconstruction = true;
+    else throw std::invalid_argument("unknown loss '" + item + "' in --losses (expected a subset of ce,reg,rec)");
+    any = true;
   }
-  for (const auto& [name, target] : own) {
-    const auto it = given.find(name);
-    if (it == given.end()) throw std::runtime_error(source + ": missing tensor '" + name + "'");
-    const torch::Tensor& src = *it->second;
-    if (src.sizes() != target.sizes()) {
-      throw std::runtime_error(source + ": tensor '" + name + "' has shape " + c10::str(src.sizes()) + ", expected " +
-                               c10::str(target.sizes()));
-    }
-    if (src.is_floating_point()) {
-      const int64_t bad = src.numel() - torch::isfinite(src).sum().item<int64_t>();
-      if (bad > 0) {
-        throw std::runtime_error(source + ": tensor '" + name + "' holds " + std::to_string(bad) +
-                                 " NaN or infinite values (a diverged or corrupt checkpoint)");
-      }
-    }
-    torch::NoGradGuard no_grad;
-    target.copy_(src.to(target.scalar_type()));
-  }
+  if (!any) throw util::OptionError("losses", "the loss list", " must name at least one of ce, reg, rec");
+  return s;
+}
+
+std::string to_string(const LossSwitches& losses) {
+  std::string out;
+  auto add = [&](bool on, const char* name) {
+    if (!on) return;
+    if (!out.empty()) out += ",";
+    out += name;
+  };
+  add(losses.cross_entropy, "ce");
+  add(losses.regression, "reg");
+  add(losses.reconstruction, "rec");
+  return out;
 }
 
 }  // namespace avgzsl::gzsl

@@ -13,7 +13,7 @@
 #include "avgzsl/data/class_names.h"
 #include "avgzsl/data/protocol_sets.h"
 #include "avgzsl/metrics/gzsl_evaluation.h"
-#include "avgzsl/gzsl/clipclap_checkpoint.h"
+#include "avgzsl/gzsl/method_checkpoint.h"
 #include "avgzsl/gzsl/training_free.h"
 #include "avgzsl/encoders/class_text.h"
 #include "avgzsl/encoders/clap/clap_encoder.h"
@@ -29,7 +29,7 @@ namespace {
 
 // A trained run, with what it expects as inputs.
 struct TrainedRun {
-  gzsl::ClipClap model{nullptr};
+  std::shared_ptr<gzsl::Method> model;
   data::Modality modality = data::Modality::kBoth;
   data::LabelSource labels = data::LabelSource::kBoth;
   fs::path checkpoint;
@@ -43,7 +43,7 @@ TrainedRun load_trained_run(const fs::path& run_dir) {
   run.labels = config.label_source();
   // The stage-2 model is the one the protocol tests; a run stopped after stage 1 has only that.
   run.checkpoint = fs::exists(run_dir / "stage2.safetensors") ? run_dir / "stage2" : run_dir / "stage1";
-  run.model = gzsl::load_clipclap_checkpoint(run.checkpoint).model;
+  run.model = gzsl::load_method_checkpoint(run.checkpoint).model;
   run.model->eval();
   return run;
 }
@@ -96,24 +96,23 @@ PredictionReport predict_videos(const PredictOptions& o) {
     clap_text = encoders::ensemble_class_embeddings(classes, clap_templates,
                                           [&](const std::vector<std::string>& t) { return clap->encode_texts(t); });
   }
-  torch::Tensor class_embeddings;  // run mode: theta_w [K, 64]
+  torch::Tensor class_text;  // run mode: the model's class texts [K, text]
   if (run) {
     std::vector<torch::Tensor> parts;
     if (uses_clip(run->labels)) parts.push_back(clip_text);
     if (uses_clap(run->labels)) parts.push_back(clap_text);
     const torch::Tensor text = torch::cat(parts, 1);
-    const auto& options = run->model->options();
+    const gzsl::MethodDims& dims = run->model->dims();
     const int64_t input_dim = (uses_visual(run->modality) ? clip.embedding_dim() : 0) +
                               (uses_audio(run->modality) ? clap->embedding_dim() : 0);
-    if (text.size(1) != options.text_dim || input_dim != options.input_dim) {
+    if (text.size(1) != dims.text || input_dim != dims.input()) {
       throw std::runtime_error(fmt::format(
           "{}: the model takes {}-d inputs and {}-d class text ({} / {}), but these encoders give {}-d and {}-d; "
           "give the CLIP and CLAP models whose features it was trained on",
-          run->checkpoint.string(), options.input_dim, options.text_dim, to_string(run->modality), to_string(run->labels),
+          run->checkpoint.string(), dims.input(), dims.text, to_string(run->modality), to_string(run->labels),
           input_dim, text.size(1)));
     }
-    torch::NoGradGuard no_grad;
-    class_embeddings = run->model->embed_classes(text);
+    class_text = text;
   }
 
   PredictionReport report;
@@ -142,7 +141,7 @@ PredictionReport predict_videos(const PredictOptions& o) {
         std::vector<torch::Tensor> parts;
         if (visual_in) parts.push_back(features.visual);
         if (audio_in) parts.push_back(features.audio);
-        scores = -metrics::embedding_distances(run->model->embed_videos(torch::cat(parts, 1)), class_embeddings);
+        scores = -run->model->distances(torch::cat(parts, 1), class_text);
       } else {
         scores = gzsl::training_free_probabilities(features.visual, clip_text,
                                              audio_in ? features.audio : torch::Tensor(), clap_text);

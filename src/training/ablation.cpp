@@ -1,6 +1,7 @@
 #include "avgzsl/training/ablation.h"
 #include "avgzsl/util/text.h"
 
+#include "avgzsl/gzsl/method_registry.h"
 #include "avgzsl/io/atomic_file.h"
 
 #include <fmt/format.h>
@@ -16,23 +17,26 @@ std::vector<AblationVariant> ablation_variants(const TrainConfig& base) {
   full.modality = data::Modality::kBoth;
   full.labels = data::LabelSource::kBoth;
   full.losses = {true, true, true};
+  const gzsl::MethodSpec& spec = gzsl::method_spec(base.method);
+  const bool is_clipclap = base.method == "clipclap";
   for (data::Modality m : {data::Modality::kAudio, data::Modality::kVisual, data::Modality::kBoth}) {
     TrainConfig c = full;
     c.modality = m;
     c.labels = data::matching_label_source(m);
-    out.push_back({"modality", to_string(m), c});
+    out.push_back({"modality", to_string(m), c,
+                   spec.needs_visual_and_audio && m != data::Modality::kBoth ? "it needs both modalities" : ""});
   }
   for (data::LabelSource l : {data::LabelSource::kClip, data::LabelSource::kClap, data::LabelSource::kBoth}) {
     TrainConfig c = full;
     c.labels = l;
-    out.push_back({"labels", to_string(l), c});
+    out.push_back({"labels", to_string(l), c, ""});
   }
   const std::pair<const char*, gzsl::LossSwitches> losses[] = {
       {"reg", {false, true, false}}, {"reg+ce", {true, true, false}}, {"reg+ce+rec", {true, true, true}}};
   for (const auto& [name, switches] : losses) {
     TrainConfig c = full;
-    c.losses = switches;
-    out.push_back({"losses", name, c});
+    c.losses = is_clipclap ? switches : full.losses;
+    out.push_back({"losses", name, c, is_clipclap ? "" : "the loss switches are ClipClap's"});
   }
   return out;
 }
@@ -47,11 +51,14 @@ std::vector<AblationRow> run_ablation(const TrainConfig& base, const data::Datas
   std::map<std::string, std::vector<ProtocolSummary>> done;
   const size_t distinct = [&] {
     std::map<std::string, int> keys;
-    for (const auto& r : rows) keys[to_json(r.variant.config).dump()] = 1;
+    for (const auto& r : rows) {
+      if (r.variant.not_applicable.empty()) keys[to_json(r.variant.config).dump()] = 1;
+    }
     return keys.size();
   }();
   size_t finished = 0;
   for (auto& row : rows) {
+    if (!row.variant.not_applicable.empty()) continue;
     const std::string key = to_json(row.variant.config).dump();
     auto it = done.find(key);
     if (it == done.end()) {
@@ -80,13 +87,26 @@ std::vector<AblationRow> run_ablation(const TrainConfig& base, const data::Datas
 
 std::string format_ablation_table(const std::vector<AblationRow>& rows) {
   std::vector<ResultRow> table;
-  for (const auto& r : rows) table.push_back({r.variant.family + ": " + r.variant.variant, r.runs});
-  return format_result_table(table);
+  std::string not_applicable;
+  for (const auto& r : rows) {
+    const std::string label = r.variant.family + ": " + r.variant.variant;
+    if (r.variant.not_applicable.empty()) {
+      table.push_back({label, r.runs});
+    } else {
+      not_applicable += fmt::format("{}: not applicable to {} ({})\n", label, r.variant.config.method, r.variant.not_applicable);
+    }
+  }
+  return format_result_table(table) + not_applicable;
 }
 
 nlohmann::json ablation_json(const std::vector<AblationRow>& rows) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& row : rows) {
+    if (!row.variant.not_applicable.empty()) {
+      out.push_back({{"family", row.variant.family}, {"variant", row.variant.variant},
+                     {"not_applicable", row.variant.not_applicable}});
+      continue;
+    }
     nlohmann::json runs = nlohmann::json::array();
     for (const auto& r : row.runs) {
       runs.push_back({{"best_epoch", r.best_epoch}, {"beta", r.validation.beta}, {"S", 100 * r.test.seen},

@@ -6,7 +6,7 @@
 
 namespace avgzsl::training {
 
-ProtocolSummary evaluate_protocol_models(gzsl::ClipClapImpl& stage1_model, gzsl::ClipClapImpl& stage2_model,
+ProtocolSummary evaluate_protocol_models(gzsl::Method& stage1_model, gzsl::Method& stage2_model,
                                          const data::ProtocolSets& sets, int best_epoch) {
   ProtocolSummary s;
   s.best_epoch = best_epoch;
@@ -15,19 +15,13 @@ ProtocolSummary evaluate_protocol_models(gzsl::ClipClapImpl& stage1_model, gzsl:
   return s;
 }
 
-gzsl::ClipClap model_from_state(const gzsl::ClipClapOptions& options, const StateDict& state) {
-  gzsl::ClipClap model(options);
-  model->load_state_dict(state, "in-memory state");
-  model->eval();
-  return model;
-}
-
 ProtocolRun run_protocol(const TrainConfig& config, const data::ProtocolSets& sets, const ProtocolHooks& hooks) {
   ProtocolRun run;
-  run.stage1 = train_stage(1, sets.stage1_train, sets.validation, sets.class_text, config, config.epochs, hooks.on_epoch,
-                           hooks.show_progress ? "stage 1" : "");
-  run.stage1.model = model_from_state(run.stage1.model->options(), run.stage1.best_state);
-  run.stage2 = train_stage(2, sets.stage2_train, sets.validation, sets.class_text, config, run.stage1.best_epoch + 1,
+  const gzsl::MethodDims dims = method_dims(sets);
+  run.stage1 = train_stage(1, sets.stage1_train, sets.validation, sets.class_text, dims, config, config.epochs,
+                           hooks.on_epoch, hooks.show_progress ? "stage 1" : "");
+  run.stage1.model = model_from_state(config, dims, run.stage1.best_state);
+  run.stage2 = train_stage(2, sets.stage2_train, sets.validation, sets.class_text, dims, config, run.stage1.best_epoch + 1,
                            hooks.on_epoch, hooks.show_progress ? "stage 2" : "");
   run.summary = evaluate_protocol_models(*run.stage1.model, *run.stage2.model, sets, run.stage1.best_epoch);
   return run;

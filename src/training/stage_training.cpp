@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include "avgzsl/data/class_balanced_sampler.h"
-#include "avgzsl/gzsl/clipclap_loss.h"
+#include "avgzsl/gzsl/method_registry.h"
 #include "avgzsl/nn/plateau_scheduler.h"
 #include "avgzsl/util/progress.h"
 
@@ -19,7 +19,7 @@ namespace {
 // Rows embedded per forward pass at evaluation time (bounds memory on large splits).
 constexpr int64_t kEvalChunk = 8192;
 
-StateDict clone_state(const gzsl::ClipClapImpl& model) {
+StateDict clone_state(const gzsl::Method& model) {
   StateDict out;
   for (auto& [name, t] : model.state_dict()) out.emplace_back(name, t.detach().clone());
   return out;
@@ -27,48 +27,62 @@ StateDict clone_state(const gzsl::ClipClapImpl& model) {
 
 }  // namespace
 
-gzsl::ClipClapOptions model_options(const TrainConfig& config, int64_t input_dim, int64_t text_dim) {
+gzsl::MethodDims method_dims(const data::ProtocolSets& sets) { return {sets.visual_dim, sets.audio_dim, sets.text_dim}; }
+
+gzsl::ClipClapOptions clipclap_options(const TrainConfig& config, const gzsl::MethodDims& dims) {
   gzsl::ClipClapOptions o;
-  o.input_dim = input_dim;
-  o.text_dim = text_dim;
+  o.input_dim = dims.input();
+  o.text_dim = dims.text;
   o.hidden_dim = config.hidden_dim;
   o.embedding_dim = config.embedding_dim;
   o.encoder_dropout = o.video_proj_dropout = o.class_proj_dropout = config.dropout;
+  o.losses = config.losses;
   return o;
 }
 
-torch::Tensor split_distances(gzsl::ClipClapImpl& model, const data::EvaluationSet& set, const torch::Tensor& class_text) {
+ModelPtr build_model(const TrainConfig& config, const gzsl::MethodDims& dims) {
+  if (config.method == "clipclap") return std::make_shared<gzsl::ClipClapImpl>(clipclap_options(config, dims), dims);
+  return gzsl::method_spec(config.method).make(dims, config.method_options);
+}
+
+ModelPtr model_from_state(const TrainConfig& config, const gzsl::MethodDims& dims, const StateDict& state) {
+  ModelPtr model = build_model(config, dims);
+  model->load_state_dict(state, "in-memory state");
+  model->eval();
+  return model;
+}
+
+torch::Tensor split_distances(gzsl::Method& model, const data::EvaluationSet& set, const torch::Tensor& class_text) {
   torch::NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
   std::vector<int64_t> columns = set.seen;
   columns.insert(columns.end(), set.unseen.begin(), set.unseen.end());
   std::sort(columns.begin(), columns.end());
-  const torch::Tensor class_embeddings =
-      model.embed_classes(class_text.index_select(0, torch::tensor(columns, torch::kInt64)));  // [K, E]
+  const torch::Tensor texts = class_text.index_select(0, torch::tensor(columns, torch::kInt64));  // [K, text]
   std::vector<torch::Tensor> rows;
   for (int64_t start = 0; start < set.inputs.size(0); start += kEvalChunk) {
     const torch::Tensor chunk = set.inputs.narrow(0, start, std::min(kEvalChunk, set.inputs.size(0) - start));
-    rows.push_back(metrics::embedding_distances(model.embed_videos(chunk), class_embeddings));
+    rows.push_back(model.distances(chunk, texts).to(torch::kFloat32));
   }
   model.train(was_training);
   return torch::cat(rows, 0);
 }
 
-metrics::GzslScores search_beta(gzsl::ClipClapImpl& model, const data::EvaluationSet& set, const torch::Tensor& class_text) {
+metrics::GzslScores search_beta(gzsl::Method& model, const data::EvaluationSet& set, const torch::Tensor& class_text) {
   return metrics::CalibratedStacking(split_distances(model, set, class_text), set.labels, set.seen, set.unseen)
       .search(metrics::reference_beta_grid());
 }
 
-metrics::GzslScores evaluate_at(gzsl::ClipClapImpl& model, const data::EvaluationSet& set, const torch::Tensor& class_text,
+metrics::GzslScores evaluate_at(gzsl::Method& model, const data::EvaluationSet& set, const torch::Tensor& class_text,
                                 float beta) {
   return metrics::CalibratedStacking(split_distances(model, set, class_text), set.labels, set.seen, set.unseen)
       .evaluate(beta);
 }
 
-TrainStep::TrainStep(gzsl::ClipClapImpl& model, torch::optim::Optimizer& optimizer, const data::TrainingSet& train,
-                     const torch::Tensor& class_text, const gzsl::LossSwitches& losses)
-    : model_(model), optimizer_(optimizer), train_(train), class_text_(class_text), losses_(losses) {
+TrainStep::TrainStep(gzsl::Method& model, torch::optim::Optimizer& optimizer, const data::TrainingSet& train,
+                     const torch::Tensor& class_text, data::ClassBalancedSampler& sampler)
+    : model_(model), optimizer_(optimizer), train_(train), sampler_(sampler), class_text_(class_text) {
   position_ = torch::full({class_text.size(0)}, -1, torch::kInt64);
   for (size_t i = 0; i < train.classes.size(); ++i) position_[train.classes[i]] = static_cast<int64_t>(i);
   train_text_ = class_text.index_select(0, torch::tensor(train.classes, torch::kInt64));
@@ -77,48 +91,48 @@ TrainStep::TrainStep(gzsl::ClipClapImpl& model, torch::optim::Optimizer& optimiz
 }
 
 StepLosses TrainStep::run(const std::vector<int64_t>& batch) {
+  gzsl::TrainingBatch b;
   const torch::Tensor index = torch::tensor(batch, torch::kInt64);
-  const torch::Tensor x = train_.inputs.index_select(0, index);   // [B, input_dim]
   const torch::Tensor y = train_.labels.index_select(0, index);   // [B] class ids
-  const torch::Tensor t = class_text_.index_select(0, y);         // [B, text_dim]
-  const torch::Tensor target = position_.index_select(0, y);      // [B] in [0, K)
+  b.inputs = train_.inputs.index_select(0, index);                // [B, input_dim]
+  b.text = class_text_.index_select(0, y);                        // [B, text_dim]
+  b.target = position_.index_select(0, y);                        // [B] in [0, K)
+  b.class_text = train_text_;
+  if (model_.uses_negatives()) {
+    const torch::Tensor negative = torch::tensor(sampler_.negatives(batch), torch::kInt64);
+    b.negative_inputs = train_.inputs.index_select(0, negative);
+    b.negative_text = class_text_.index_select(0, train_.labels.index_select(0, negative));
+  }
 
-  const gzsl::ClipClapOutputs out = model_.forward(x, t);
-  const gzsl::LossTerms loss = gzsl::clipclap_loss(model_, out, train_text_, target, losses_);
+  const gzsl::MethodLoss loss = model_.loss(b);
   optimizer_.zero_grad();
   loss.total.backward();
   optimizer_.step();
-  {
-    // The reference's train_step calls get_embeddings in training mode after every step
-    // (O_enc, W_enc, O_proj, W_proj); that moves the BatchNorm running statistics and draws
-    // dropout masks. Repeat it so that our models match the reference's.
-    torch::NoGradGuard no_grad;
-    const torch::Tensor o = model_.O_enc->forward(x);
-    const torch::Tensor w = model_.W_enc->forward(t);
-    model_.O_proj->forward(o);
-    model_.W_proj->forward(w);
-  }
-  return {loss.total.item<double>(), loss.cross_entropy.item<double>(), loss.regression.item<double>(),
-          loss.reconstruction.item<double>()};
+  model_.after_step(b);
+  StepLosses out;
+  out.total = loss.total.item<double>();
+  for (const auto& term : loss.terms) out.terms.emplace_back(term.name, term.value.item<double>());
+  return out;
 }
 
 StageResult train_stage(int stage, const data::TrainingSet& train, const data::EvaluationSet& validation,
-                        const torch::Tensor& class_text, const TrainConfig& config, int epochs,
+                        const torch::Tensor& class_text, const gzsl::MethodDims& dims, const TrainConfig& config, int epochs,
                         const std::function<void(const EpochRecord&)>& on_epoch, const std::string& progress_label) {
   // The reference re-seeds at the start of every stage (fix_seeds in main()).
   torch::manual_seed(config.seed);
   StageResult result;
-  result.model = gzsl::ClipClap(model_options(config, train.inputs.size(1), class_text.size(1)));
-  gzsl::ClipClapImpl& model = *result.model;
+  result.model = build_model(config, dims);
+  gzsl::Method& model = *result.model;
 
-  torch::optim::Adam optimizer(model.parameters(), torch::optim::AdamOptions(config.lr).weight_decay(config.weight_decay));
+  torch::optim::Adam optimizer(model.trainable_parameters(),
+                               torch::optim::AdamOptions(config.lr).weight_decay(config.weight_decay));
   nn::PlateauOptions plateau;
   plateau.patience = config.plateau_patience;
   plateau.factor = config.plateau_factor;
   nn::PlateauScheduler scheduler(optimizer, plateau);
   data::ClassBalancedSampler sampler(train.labels, config.seed);
 
-  TrainStep step(model, optimizer, train, class_text, config.losses);
+  TrainStep step(model, optimizer, train, class_text, sampler);
 
   util::Progress progress(progress_label, static_cast<int64_t>(epochs) * config.batches_per_epoch, "batches",
                           !progress_label.empty() && util::stderr_is_terminal());
@@ -130,23 +144,22 @@ StageResult train_stage(int stage, const data::TrainingSet& train, const data::E
     record.epoch = epoch;
     record.learning_rate = scheduler.learning_rate();
     model.train();
-    double sums[4] = {0, 0, 0, 0};
+    double total = 0;
     for (int b = 0; b < config.batches_per_epoch; ++b) {
       const StepLosses loss = step.run(sampler.next_batch(config.batch_size));
-      sums[0] += loss.total;
-      sums[1] += loss.cross_entropy;
-      sums[2] += loss.regression;
-      sums[3] += loss.reconstruction;
+      total += loss.total;
+      if (record.terms.empty()) {
+        for (const auto& [name, value] : loss.terms) record.terms.emplace_back(name, 0.0);
+      }
+      for (size_t t = 0; t < loss.terms.size() && t < record.terms.size(); ++t) record.terms[t].second += loss.terms[t].second;
       if (progress.enabled()) {
         progress.update(static_cast<int64_t>(epoch) * config.batches_per_epoch + b + 1,
-                        fmt::format("epoch {}/{} loss {:.4f}", epoch + 1, epochs, sums[0] / (b + 1)));
+                        fmt::format("epoch {}/{} loss {:.4f}", epoch + 1, epochs, total / (b + 1)));
       }
     }
     const double n = config.batches_per_epoch;
-    record.loss = sums[0] / n;
-    record.cross_entropy = sums[1] / n;
-    record.regression = sums[2] / n;
-    record.reconstruction = sums[3] / n;
+    record.loss = total / n;
+    for (auto& term : record.terms) term.second /= n;
     record.validation = search_beta(model, validation, class_text);
     record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 

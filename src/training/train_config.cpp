@@ -6,26 +6,40 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "avgzsl/gzsl/method_registry.h"
 #include "avgzsl/io/atomic_file.h"
 #include "avgzsl/util/option_error.h"
 
 namespace avgzsl::training {
 using nlohmann::json;
 
-namespace {
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
-}  // namespace
 
 void TrainConfig::apply_paper_defaults(const std::string& dataset_name) {
-  const std::string name = lower(dataset_name);
-  const bool large = name.find("activitynet") != std::string::npos || name.find("vggsound") != std::string::npos;
-  if (epochs == 0) epochs = large ? 15 : 20;
-  if (lr == 0) lr = large ? 1e-4 : 7e-5;
+  const gzsl::MethodSpec& spec = gzsl::method_spec(method);
+  const gzsl::MethodDefaults d = spec.defaults(gzsl::dataset_family(dataset_name));
+  if (epochs == 0) epochs = d.epochs;
+  if (lr == 0) lr = d.lr;
+  if (batch_size == 0) batch_size = d.batch_size;
+  if (batches_per_epoch == 0) batches_per_epoch = d.batches_per_epoch;
+  if (weight_decay < 0) weight_decay = d.weight_decay;
+  if (method != "clipclap") {
+    const TrainConfig plain;
+    auto refuse = [&](bool differs, const char* option) {
+      if (differs) {
+        throw std::invalid_argument(std::string("--") + option + " is an option of clipclap; " + method +
+                                    " takes its own with --set KEY=VALUE");
+      }
+    };
+    refuse(hidden_dim != plain.hidden_dim, "hidden-dim");
+    refuse(embedding_dim != plain.embedding_dim, "embedding-dim");
+    refuse(dropout != plain.dropout, "dropout");
+    refuse(to_string(losses) != to_string(plain.losses), "losses");
+  }
+  if (spec.needs_visual_and_audio && modality != data::Modality::kBoth) {
+    throw std::invalid_argument("method " + method + " needs both modalities (one branch each); got --modality " +
+                                data::to_string(modality));
+  }
+  method_options = gzsl::merge_method_options(spec, d.options, method_options);
 }
 
 void TrainConfig::validate() const {
@@ -34,14 +48,16 @@ void TrainConfig::validate() const {
     if (!ok) throw util::OptionError(option, meaning, problem);
   };
   require(stage == "1" || stage == "2" || stage == "all", "stage", "the stage", " must be 1, 2 or all, got '" + stage + "'");
+  require(!method.empty(), "method", "the method", " must not be empty");
+  require(method_options.is_object(), "method-options", "the method's options", " must be a JSON object");
   require(epochs >= 0 && epochs <= 10000, "epochs", "the number of epochs", " must be between 1 and 10000 (0: the paper's)");
   require(lr >= 0 && lr < 10, "lr", "the learning rate", " must be positive");
-  require(batch_size >= 2 && batch_size <= 65536, "batch-size", "the batch size",
-          " must be between 2 (BatchNorm needs two samples) and 65536");
-  require(batches_per_epoch >= 1 && batches_per_epoch <= 10000000, "batches-per-epoch", "the number of batches per epoch",
-          " must be between 1 and 10000000");
+  require(batch_size == 0 || (batch_size >= 2 && batch_size <= 65536), "batch-size", "the batch size",
+          " must be between 2 (BatchNorm needs two samples) and 65536 (0: the method's)");
+  require(batches_per_epoch >= 0 && batches_per_epoch <= 10000000, "batches-per-epoch", "the number of batches per epoch",
+          " must be between 1 and 10000000 (0: the method's)");
   require(threads >= 0 && threads <= 1024, "threads", "the thread count", " must be between 0 (all cores) and 1024");
-  require(weight_decay >= 0, "weight-decay", "the weight decay", " must be non-negative");
+  require(weight_decay >= 0 || weight_decay == -1, "weight-decay", "the weight decay", " must be non-negative (-1: the method's)");
   require(plateau_patience >= 0 && plateau_patience <= 10000, "plateau-patience", "the plateau patience",
           " must be between 0 and 10000");
   require(plateau_factor > 0 && plateau_factor < 1, "plateau-factor", "the plateau factor", " must be in (0, 1)");
@@ -51,38 +67,10 @@ void TrainConfig::validate() const {
   require(losses.cross_entropy || losses.regression || losses.reconstruction, "losses", "the loss list", " must name at least one loss");
 }
 
-gzsl::LossSwitches parse_losses(const std::string& text) {
-  gzsl::LossSwitches s{false, false, false};
-  std::stringstream in(text);
-  std::string item;
-  bool any = false;
-  while (std::getline(in, item, ',')) {
-    item.erase(std::remove_if(item.begin(), item.end(), [](unsigned char c) { return std::isspace(c); }), item.end());
-    if (item == "ce") s.cross_entropy = true;
-    else if (item == "reg") s.regression = true;
-    else if (item == "rec") s.reconstruction = true;
-    else throw std::invalid_argument("unknown loss '" + item + "' in --losses (expected a subset of ce,reg,rec)");
-    any = true;
-  }
-  if (!any) throw util::OptionError("losses", "the loss list", " must name at least one of ce, reg, rec");
-  return s;
-}
-
-std::string to_string(const gzsl::LossSwitches& losses) {
-  std::string out;
-  auto add = [&](bool on, const char* name) {
-    if (!on) return;
-    if (!out.empty()) out += ",";
-    out += name;
-  };
-  add(losses.cross_entropy, "ce");
-  add(losses.regression, "reg");
-  add(losses.reconstruction, "rec");
-  return out;
-}
-
 json to_json(const TrainConfig& c) {
   return json{{"data", c.data},
+              {"method", c.method},
+              {"method-options", c.method_options},
               {"stage", c.stage},
               {"epochs", c.epochs},
               {"lr", c.lr},
@@ -107,6 +95,11 @@ void apply_json(TrainConfig& c, const json& j, const std::string& source) {
   for (const auto& [key, value] : j.items()) {
     try {
       if (key == "data") c.data = value.get<std::string>();
+      else if (key == "method") c.method = value.get<std::string>();
+      else if (key == "method-options") {
+        if (!value.is_object()) throw std::invalid_argument("key 'method-options' must be a JSON object");
+        c.method_options = value;
+      }
       else if (key == "stage") c.stage = value.is_number() ? std::to_string(value.get<int>()) : value.get<std::string>();
       else if (key == "epochs") c.epochs = value.get<int>();
       else if (key == "lr") c.lr = value.get<double>();

@@ -10,7 +10,8 @@
 #include "avgzsl/data/dataset.h"
 #include "avgzsl/io/atomic_file.h"
 #include "avgzsl/io/csv_table.h"
-#include "avgzsl/gzsl/clipclap_checkpoint.h"
+#include "avgzsl/gzsl/method_checkpoint.h"
+#include "avgzsl/gzsl/method_registry.h"
 #include "avgzsl/reference/reference_checkpoint.h"
 #include "avgzsl/util/option_error.h"
 
@@ -44,23 +45,31 @@ json scores_json(const metrics::GzslScores& s) {
   return {{"S", 100 * s.seen}, {"U", 100 * s.unseen}, {"HM", 100 * s.hm}, {"ZSL", 100 * s.zsl}, {"beta", s.beta}};
 }
 
-std::string epoch_csv_header() {
-  return "stage,epoch,lr,loss,loss_ce,loss_reg,loss_rec,val_S,val_U,val_HM,val_ZSL,val_beta,seconds\n";
+// One loss column per term of the method (ClipClap: loss_ce, loss_reg, loss_rec).
+std::string epoch_csv_header(const EpochRecord& first) {
+  std::string terms;
+  for (const auto& [name, value] : first.terms) terms += ",loss_" + name;
+  return "stage,epoch,lr,loss" + terms + ",val_S,val_U,val_HM,val_ZSL,val_beta,seconds\n";
 }
 
 std::string epoch_csv_row(const EpochRecord& r) {
   const auto& v = r.validation;
-  return fmt::format("{},{},{:.6g},{:.6f},{:.6f},{:.6f},{:.6f},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{:.3f}\n", r.stage,
-                     r.epoch, r.learning_rate, r.loss, r.cross_entropy, r.regression, r.reconstruction, 100 * v.seen,
-                     100 * v.unseen, 100 * v.hm, 100 * v.zsl, v.beta, r.seconds);
+  std::string terms;
+  for (const auto& [name, value] : r.terms) terms += fmt::format(",{:.6f}", value);
+  return fmt::format("{},{},{:.6g},{:.6f}{},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{:.3f}\n", r.stage, r.epoch,
+                     r.learning_rate, r.loss, terms, 100 * v.seen, 100 * v.unseen, 100 * v.hm, 100 * v.zsl, v.beta,
+                     r.seconds);
 }
 
 std::string epoch_line(const EpochRecord& r, int epochs) {
   const auto& v = r.validation;
-  return fmt::format("stage {} epoch {:>2}/{}  loss {:.4f} (ce {:.4f} reg {:.4f} rec {:.4f})  val S {:.2f} U {:.2f} "
+  std::string terms;
+  for (const auto& [name, value] : r.terms) terms += fmt::format("{}{} {:.4f}", terms.empty() ? " (" : " ", name, value);
+  if (!terms.empty()) terms += ")";
+  return fmt::format("stage {} epoch {:>2}/{}  loss {:.4f}{}  val S {:.2f} U {:.2f} "
                      "HM {:.2f} ZSL {:.2f} beta {:.2f}  lr {:.3g}  {:.1f}s",
-                     r.stage, r.epoch + 1, epochs, r.loss, r.cross_entropy, r.regression, r.reconstruction,
-                     100 * v.seen, 100 * v.unseen, 100 * v.hm, 100 * v.zsl, v.beta, r.learning_rate, r.seconds);
+                     r.stage, r.epoch + 1, epochs, r.loss, terms, 100 * v.seen, 100 * v.unseen, 100 * v.hm, 100 * v.zsl,
+                     v.beta, r.learning_rate, r.seconds);
 }
 
 std::string per_class_csv(const data::Dataset& dataset, const metrics::GzslScores& test) {
@@ -82,8 +91,11 @@ std::string summary_line(const ProtocolSummary& s) {
                      100 * s.validation.hm, s.best_epoch);
 }
 
-json results_json(const data::Dataset& dataset, const TrainConfig& config, const ProtocolSummary& s, bool tested) {
+json results_json(const data::Dataset& dataset, const TrainConfig& config, const ProtocolSummary& s, bool tested,
+                  std::chrono::steady_clock::time_point started) {
   json r = {{"dataset", dataset.name},
+            {"method", config.method},
+            {"wall_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()},
             {"units", "S, U, HM, ZSL in percent; beta added to seen-class distances"},
             {"best_epoch", s.best_epoch},
             {"stage1_epochs", config.epochs},
@@ -137,6 +149,7 @@ TrainConfig load_run_config(const fs::path& run_dir) {
 }
 
 TrainRunResult train_run(TrainConfig config, const fs::path& run_dir, const LineSink& print, bool replace_existing) {
+  const auto started = std::chrono::steady_clock::now();  // results.json records this attempt's time
   const bool stage2_only = config.stage == "2";
   if (stage2_only) {
     // The run's own configuration is authoritative; only --threads and --data may differ.
@@ -199,12 +212,12 @@ TrainRunResult train_run(TrainConfig config, const fs::path& run_dir, const Line
   if (!stage2_only) io::write_file_atomically(dir / "config.json", config_json.dump(2) + "\n");
   if (resumed_after_stage1) log.line("resuming: stage 1 finished in an earlier attempt that was killed; stage 2 starts again");
 
-  std::string metrics_csv = epoch_csv_header();
+  std::string metrics_csv;  // the header comes with the first epoch, which names the loss terms
   if (reuse_stage1) {
     // Keep the stage-1 rows of the earlier run.
     std::istringstream previous(io::read_file(dir / "validation_metrics.csv"));
     std::string line;
-    std::getline(previous, line);
+    if (std::getline(previous, line)) metrics_csv = line + "\n";
     while (std::getline(previous, line)) {
       if (line.rfind("1,", 0) == 0) metrics_csv += line + "\n";
     }
@@ -213,6 +226,7 @@ TrainRunResult train_run(TrainConfig config, const fs::path& run_dir, const Line
   auto epoch_reporter = [&](int epochs) {
     return [&, epochs](const EpochRecord& r) {
       log.line(epoch_line(r, epochs));
+      if (metrics_csv.empty()) metrics_csv = epoch_csv_header(r);
       metrics_csv += epoch_csv_row(r);
       io::write_file_atomically(dir / "validation_metrics.csv", metrics_csv);
     };
@@ -220,51 +234,62 @@ TrainRunResult train_run(TrainConfig config, const fs::path& run_dir, const Line
 
   TrainRunResult result;
   result.dataset_name = dataset.name;
-  gzsl::ClipClap stage1_model{nullptr};
+  const gzsl::MethodDims dims = method_dims(sets);
+  ModelPtr stage1_model;
   if (!reuse_stage1) {
-    StageResult stage1 = train_stage(1, sets.stage1_train, sets.validation, sets.class_text, config, config.epochs,
+    StageResult stage1 = train_stage(1, sets.stage1_train, sets.validation, sets.class_text, dims, config, config.epochs,
                                      epoch_reporter(config.epochs), "stage 1");
-    stage1_model = model_from_state(stage1.model->options(), stage1.best_state);
+    stage1_model = model_from_state(config, dims, stage1.best_state);
     const metrics::GzslScores& best = stage1.epochs[stage1.best_epoch].validation;
-    gzsl::save_clipclap_checkpoint(dir / "stage1", *stage1_model,
+    gzsl::save_method_checkpoint(dir / "stage1", *stage1_model,
                                      {{"stage", 1}, {"best_epoch", stage1.best_epoch}, {"validation", scores_json(best)}});
     result.summary.best_epoch = stage1.best_epoch;
     result.summary.validation = best;
     log.line(fmt::format("stage 1 done: best epoch {} (validation HM {:.2f} at beta {:.2f})", stage1.best_epoch,
                          100 * best.hm, best.beta));
   } else {
-    gzsl::ClipClapCheckpoint ckpt = gzsl::load_clipclap_checkpoint(dir / "stage1");
+    gzsl::MethodCheckpoint ckpt = gzsl::load_method_checkpoint(dir / "stage1");
     stage1_model = ckpt.model;
     result.summary = stage1_summary_from(ckpt.info);
   }
 
   if (config.stage == "1") {
-    io::write_file_atomically(dir / "results.json", results_json(dataset, config, result.summary, false).dump(2) + "\n");
+    io::write_file_atomically(dir / "results.json", results_json(dataset, config, result.summary, false, started).dump(2) + "\n");
     staged->commit();
     return result;
   }
 
   const int stage2_epochs = result.summary.best_epoch + 1;
   log.line(fmt::format("stage 2: training on train + val for {} epochs", stage2_epochs));
-  StageResult stage2 = train_stage(2, sets.stage2_train, sets.validation, sets.class_text, config, stage2_epochs,
+  StageResult stage2 = train_stage(2, sets.stage2_train, sets.validation, sets.class_text, dims, config, stage2_epochs,
                                    epoch_reporter(stage2_epochs), "stage 2");
-  gzsl::save_clipclap_checkpoint(dir / "stage2", *stage2.model, {{"stage", 2}, {"epochs", stage2_epochs}});
+  gzsl::save_method_checkpoint(dir / "stage2", *stage2.model, {{"stage", 2}, {"epochs", stage2_epochs}});
 
   result.summary = evaluate_protocol_models(*stage1_model, *stage2.model, sets, result.summary.best_epoch);
   result.tested = true;
   io::write_file_atomically(dir / "test_per_class.csv", per_class_csv(dataset, result.summary.test));
   log.line(summary_line(result.summary));
-  io::write_file_atomically(dir / "results.json", results_json(dataset, config, result.summary, true).dump(2) + "\n");
+  io::write_file_atomically(dir / "results.json", results_json(dataset, config, result.summary, true, started).dump(2) + "\n");
   if (staged) staged->commit();
   return result;
 }
 
-TrainRunResult evaluate_run(const fs::path& run_dir, const data::Dataset& dataset) {
+TrainRunResult evaluate_run(const fs::path& run_dir, const data::Dataset& dataset, const std::string& expected_method) {
   if (!fs::is_directory(run_dir)) throw std::runtime_error(run_dir.string() + ": run directory not found");
   const TrainConfig config = load_run_config(run_dir);
+  if (!expected_method.empty() && config.method != expected_method) {
+    throw std::runtime_error(run_dir.string() + ": a run of method " + config.method + ", not " + expected_method);
+  }
   const data::ProtocolSets sets = data::build_protocol_sets(dataset, config.modality, config.label_source());
-  gzsl::ClipClapCheckpoint stage1 = gzsl::load_clipclap_checkpoint(run_dir / "stage1");
-  gzsl::ClipClapCheckpoint stage2 = gzsl::load_clipclap_checkpoint(run_dir / "stage2");
+  gzsl::MethodCheckpoint stage1 = gzsl::load_method_checkpoint(run_dir / "stage1");
+  gzsl::MethodCheckpoint stage2 = gzsl::load_method_checkpoint(run_dir / "stage2");
+  for (const auto& [name, ckpt] : {std::pair<const char*, const gzsl::MethodCheckpoint*>{"stage1.json", &stage1},
+                                   {"stage2.json", &stage2}}) {
+    if (ckpt->model->method_name() != config.method) {
+      throw std::runtime_error((run_dir / name).string() + ": a " + ckpt->model->method_name() +
+                               " model, but config.json says method " + config.method);
+    }
+  }
   int best_epoch = 0;
   try {
     best_epoch = stage1.info.at("best_epoch").get<int>();
@@ -294,12 +319,20 @@ void import_reference_run(TrainConfig config, const fs::path& stage1_pt, const f
     if (name == "O_enc.fc.0.weight") config.hidden_dim = static_cast<int>(tensor.size(0));
     if (name == "O_proj.fc.4.weight") config.embedding_dim = static_cast<int>(tensor.size(0));
   }
-  const gzsl::ClipClapOptions options = model_options(config, sets.input_dim, sets.text_dim);
+  const gzsl::MethodDims dims = method_dims(sets);
   if (stage1.epoch < 1) throw std::runtime_error(stage1_pt.string() + ": no 'epoch' entry (the best stage-1 epoch + 1)");
   const int best_epoch = static_cast<int>(stage1.epoch - 1);
   std::vector<std::string> ignored;
-  gzsl::ClipClap stage1_model = reference::clipclap_from_reference(stage1, options, stage1_pt.string(), &ignored);
-  gzsl::ClipClap stage2_model = reference::clipclap_from_reference(stage2, options, stage2_pt.string(), &ignored);
+  ModelPtr stage1_model, stage2_model;
+  if (config.method == "clipclap") {
+    const gzsl::ClipClapOptions options = clipclap_options(config, dims);
+    stage1_model = reference::clipclap_from_reference(stage1, options, stage1_pt.string(), &ignored).ptr();
+    stage2_model = reference::clipclap_from_reference(stage2, options, stage2_pt.string(), &ignored).ptr();
+  } else {
+    // The baselines' original code saves the same dict; their state_dict names are ours.
+    stage1_model = model_from_state(config, dims, stage1.state);
+    stage2_model = model_from_state(config, dims, stage2.state);
+  }
 
   io::StagedDirectory staged(run_dir, replace_existing);
   RunLog log(staged.path() / "train.log", print);
@@ -311,9 +344,9 @@ void import_reference_run(TrainConfig config, const fs::path& stage1_pt, const f
   json config_json = to_json(config);
   config_json["stage"] = "all";
   io::write_file_atomically(staged.path() / "config.json", config_json.dump(2) + "\n");
-  gzsl::save_clipclap_checkpoint(staged.path() / "stage1", *stage1_model,
+  gzsl::save_method_checkpoint(staged.path() / "stage1", *stage1_model,
                                    {{"stage", 1}, {"best_epoch", best_epoch}, {"imported_from", fs::absolute(stage1_pt).string()}});
-  gzsl::save_clipclap_checkpoint(staged.path() / "stage2", *stage2_model,
+  gzsl::save_method_checkpoint(staged.path() / "stage2", *stage2_model,
                                    {{"stage", 2}, {"epochs", best_epoch + 1}, {"imported_from", fs::absolute(stage2_pt).string()}});
   staged.commit();
 }

@@ -48,7 +48,9 @@ struct ProtocolSets {
   EvaluationSet validation;
   EvaluationSet test;
   torch::Tensor class_text;  // [num_classes, text_dim] float32, row = class id
-  int64_t input_dim = 0;
+  int64_t input_dim = 0;   // visual_dim + audio_dim: x = [v | a]
+  int64_t visual_dim = 0;  // 0 when the modality leaves v out
+  int64_t audio_dim = 0;   // 0 when the modality leaves a out
   int64_t text_dim = 0;
 };
 

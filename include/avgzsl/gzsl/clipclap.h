@@ -11,9 +11,17 @@
 #include <nlohmann/json_fwd.hpp>
 #include <torch/nn/module.h>
 
+#include "avgzsl/gzsl/method.h"
 #include "avgzsl/nn/embedding_net.h"
 
 namespace avgzsl::gzsl {
+
+// The three training losses of METHOD §4, each of which the ablation can switch off.
+struct LossSwitches {
+  bool cross_entropy = true;   // "ce"
+  bool regression = true;      // "reg"
+  bool reconstruction = true;  // "rec"
+};
 
 struct ClipClapOptions {
   int64_t input_dim = 1536;    // dim of x = [v | a] (paper: 512 + 1024)
@@ -23,7 +31,13 @@ struct ClipClapOptions {
   double encoder_dropout = 0.1;     // O_enc, W_enc
   double video_proj_dropout = 0.1;  // O_proj, D_o (reference: dropout_decoder)
   double class_proj_dropout = 0.1;  // W_proj, D_w (reference: additional_dropout)
+  LossSwitches losses;              // training only; absent from checkpoints written before it
 };
+// "ce,reg,rec" (any subset, any order) <-> switches; throws std::invalid_argument on unknown or
+// empty lists.
+LossSwitches parse_losses(const std::string& text);
+std::string to_string(const LossSwitches& losses);
+
 void to_json(nlohmann::json& j, const ClipClapOptions& o);
 void from_json(const nlohmann::json& j, ClipClapOptions& o);
 
@@ -35,9 +49,22 @@ struct ClipClapOutputs {
   torch::Tensor rho_w;    // [B, hidden_dim]    reconstruction of w from theta_w
 };
 
-class ClipClapImpl : public torch::nn::Module {
+class ClipClapImpl : public Method {
  public:
-  explicit ClipClapImpl(const ClipClapOptions& options);
+  // `dims` only records how x splits into v and a (ClipClap reads x whole); by default the whole
+  // input counts as visual.
+  explicit ClipClapImpl(const ClipClapOptions& options, const MethodDims& dims = {});
+
+  std::string method_name() const override { return "clipclap"; }
+  const MethodDims& dims() const override { return dims_; }
+  nlohmann::json options_json() const override;
+  bool uses_negatives() const override { return false; }
+  // The reference's compute_loss on the batch.
+  MethodLoss loss(const TrainingBatch& batch) override;
+  // The reference's train_step calls get_embeddings in training mode after every step.
+  void after_step(const TrainingBatch& batch) override;
+  // Euclidean distances between theta_o and theta_w (METHOD §7).
+  torch::Tensor distances(const torch::Tensor& inputs, const torch::Tensor& class_text) override;
 
   // x: [B, input_dim] video inputs; t: [B, text_dim] the class text of each video's label.
   ClipClapOutputs forward(const torch::Tensor& x, const torch::Tensor& t);
@@ -47,16 +74,12 @@ class ClipClapImpl : public torch::nn::Module {
   torch::Tensor embed_classes(const torch::Tensor& t);
 
   const ClipClapOptions& options() const { return options_; }
-  // Every parameter and buffer under its state_dict name ("O_enc.fc.0.weight", ...).
-  std::vector<std::pair<std::string, torch::Tensor>> state_dict() const;
-  // Strict load: every name must be present with the right shape and nothing else; the error
-  // names the tensor, the expected and the found shape, and `source`.
-  void load_state_dict(const std::vector<std::pair<std::string, torch::Tensor>>& state, const std::string& source);
 
   nn::EmbeddingNet O_enc{nullptr}, W_enc{nullptr}, O_proj{nullptr}, D_o{nullptr}, W_proj{nullptr}, D_w{nullptr};
 
  private:
   ClipClapOptions options_;
+  MethodDims dims_;
 };
 TORCH_MODULE(ClipClap);
 

@@ -7,12 +7,6 @@
 
 namespace avgzsl::gzsl {
 
-struct LossSwitches {
-  bool cross_entropy = true;   // "ce"
-  bool regression = true;      // "reg"
-  bool reconstruction = true;  // "rec"
-};
-
 struct LossTerms {
   torch::Tensor total;           // ce + reg + rec (unweighted), scalar
   torch::Tensor cross_entropy;   // 0 when switched off

@@ -61,6 +61,9 @@ class Method : public torch::nn::Module {
   // The method's hyper-parameters (e.g. dropout, margin), enough with dims() to rebuild it.
   virtual nlohmann::json options_json() const = 0;
 
+  // Whether loss() reads the batch's negatives (drawing them costs random numbers, so a method that
+  // ignores them keeps its sampler sequence). Default: true.
+  virtual bool uses_negatives() const { return true; }
   // Loss of one training batch in the current train/eval mode, graph attached.
   virtual MethodLoss loss(const TrainingBatch& batch) = 0;
   // Called after every optimiser step, in training mode (ClipClap repeats the reference's extra

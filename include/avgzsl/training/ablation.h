@@ -19,10 +19,13 @@ struct AblationVariant {
   std::string family;   // "modality", "labels", "losses"
   std::string variant;  // e.g. "audio", "clip", "reg+ce"
   TrainConfig config;
+  // Why this row does not apply to the method (e.g. the loss switches are ClipClap's); empty
+  // when it does. Such rows are reported, never run.
+  std::string not_applicable;
 };
 
 // The rows of the paper's ablation tables, derived from `base` (which holds the shared
-// hyper-parameters). Rows that equal the full model share one configuration.
+// hyper-parameters and the method). Rows that equal the full model share one configuration.
 std::vector<AblationVariant> ablation_variants(const TrainConfig& base);
 
 struct AblationRow {

@@ -22,7 +22,7 @@ struct ProtocolSummary {
 // Beta search with the stage-1 model, test with the stage-2 model at the reference's test beta.
 // This is the one place where final numbers are computed: training and `avgzsl evaluate` both
 // call it, so they print the same numbers.
-ProtocolSummary evaluate_protocol_models(gzsl::ClipClapImpl& stage1_model, gzsl::ClipClapImpl& stage2_model,
+ProtocolSummary evaluate_protocol_models(gzsl::Method& stage1_model, gzsl::Method& stage2_model,
                                          const data::ProtocolSets& sets, int best_epoch);
 
 struct ProtocolHooks {
@@ -37,9 +37,6 @@ struct ProtocolRun {
   ProtocolSummary summary;
 };
 ProtocolRun run_protocol(const TrainConfig& config, const data::ProtocolSets& sets, const ProtocolHooks& hooks);
-
-// A fresh model holding `state` (e.g. the stage-1 best epoch), in eval mode.
-gzsl::ClipClap model_from_state(const gzsl::ClipClapOptions& options, const StateDict& state);
 
 // Rows of the result table: "S  U  HM  ZSL  beta  best epoch" in percent with two decimals.
 struct ResultRow {

@@ -3,7 +3,7 @@
 #pragma once
 
 #include <cstdint>
-#include <nlohmann/json_fwd.hpp>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <filesystem>
 #include <string>
@@ -16,35 +16,43 @@ namespace avgzsl::training {
 
 struct TrainConfig {
   std::string data;                  // dataset directory (native format)
+  std::string method = "clipclap";   // gzsl/method_registry.h
+  // The method's own hyper-parameters (not ClipClap's: it has the options below). Before
+  // apply_paper_defaults: the user's overrides; after: every option, overrides applied.
+  nlohmann::json method_options = nlohmann::json::object();
   std::string stage = "all";         // "1", "2" or "all"
-  int epochs = 0;                    // 0: the paper's setting for the dataset (see apply_paper_defaults)
-  double lr = 0;                     // 0: the paper's setting for the dataset
-  int batch_size = 64;               // videos per batch
-  int batches_per_epoch = 300;       // an "epoch" is this many batches, sampled with replacement
+  // 0 (and a negative weight decay): the method's setting for the dataset (see apply_paper_defaults).
+  int epochs = 0;
+  double lr = 0;
+  int batch_size = 0;                // videos per batch (ClipClap: 64)
+  int batches_per_epoch = 0;         // an "epoch" is this many batches, sampled with replacement (ClipClap: 300)
   uint64_t seed = 42;                // seeds weights, dropout and the sampler
   int threads = 0;                   // 0: all cores (not part of the result, but of its bit pattern)
   data::Modality modality = data::Modality::kBoth;
   std::optional<data::LabelSource> labels;  // unset: the text half matching the modality (reference behaviour)
   gzsl::LossSwitches losses;
-  double weight_decay = 1e-5;        // Adam's L2 penalty
+  double weight_decay = -1;          // Adam's L2 penalty (ClipClap: 1e-5)
   int plateau_patience = 3;          // ReduceLROnPlateau on validation HM
   double plateau_factor = 0.1;
+  // ClipClap's own hyper-parameters; other methods refuse values other than these defaults.
   int hidden_dim = 512;
   int embedding_dim = 64;
   double dropout = 0.1;              // every block of the model
   bool allow_leakage = false;        // train although a video is in a training and an evaluation split
 
   data::LabelSource label_source() const { return labels.value_or(data::matching_label_source(modality)); }
-  // Fills epochs and lr when left at 0: UCF 7e-5 / 20 epochs, ActivityNet and VGGSound 1e-4 / 15
-  // (METHOD §5), chosen by the dataset name; any other dataset gets UCF's settings.
+  // Fills what was left at 0 from the method's settings for the dataset's family (by name; any
+  // other dataset gets UCF's): ClipClap UCF 7e-5 / 20 epochs, ActivityNet and VGGSound 1e-4 / 15
+  // (METHOD §5), the baselines their run scripts'. Completes method_options. Throws
+  // std::invalid_argument for an unknown method, an option the method does not have, ClipClap's
+  // options given to another method, or a modality the method cannot use.
   void apply_paper_defaults(const std::string& dataset_name);
   // Throws std::invalid_argument on out-of-range values.
   void validate() const;
 };
 
-// "ce,reg,rec" (any subset, any order) <-> switches; throws on unknown or empty lists.
-gzsl::LossSwitches parse_losses(const std::string& text);
-std::string to_string(const gzsl::LossSwitches& losses);
+using gzsl::parse_losses;
+using gzsl::to_string;
 
 nlohmann::json to_json(const TrainConfig& config);
 // Applies the keys present in `json` onto `config`; unknown keys and wrong types throw

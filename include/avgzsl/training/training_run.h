@@ -48,10 +48,13 @@ struct TrainingInputs {
 TrainingInputs prepare_training(TrainConfig config);
 
 // Re-evaluates a finished run from its checkpoints on `dataset` (normally the one it was
-// trained on: load_dataset(load_run_config(run_dir).data)).
-TrainRunResult evaluate_run(const std::filesystem::path& run_dir, const data::Dataset& dataset);
+// trained on: load_dataset(load_run_config(run_dir).data)). A non-empty `expected_method` that
+// the run was not trained with is refused.
+TrainRunResult evaluate_run(const std::filesystem::path& run_dir, const data::Dataset& dataset,
+                            const std::string& expected_method = "");
 
-// Builds a run directory from the reference implementation's trained models, so that
+// Builds a run directory from an original implementation's trained models (ClipClap's, or a
+// baseline's with config.method set), so that
 // `avgzsl evaluate --run RUN_DIR` scores them: `stage1_pt` is the stage-1 best model
 // (ClipClap_model_score.pt, whose "epoch" is the best epoch + 1), `stage2_pt` the stage-2 model
 // retrained for that many epochs (checkpoints/ClipClap_model_score_ckpt_<best epoch>.pt).

@@ -1,0 +1,104 @@
+// One training step of every method at batch 64 and the paper's feature sizes (v 512, a 1024,
+// t 1536; 30 training classes; each method's UCF options), in ms and as a share of the machine's
+// matrix-product rate measured in the same run (a 1024^3 product).
+//
+//   ./build/bench/avgzsl_bench --benchmark_filter='MethodStep|Matmul/1024'
+//
+// The FLOPs of a step are counted by LibTorch's own profiler (mm, addmm, bmm, baddbmm: forward,
+// backward and any extra pass the method makes), not by hand, so that every method is counted
+// the same way.
+#include <benchmark/benchmark.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
+#include <torch/torch.h>
+
+#include <chrono>
+
+#include "avgzsl/data/class_balanced_sampler.h"
+#include "avgzsl/gzsl/method_registry.h"
+#include "avgzsl/training/stage_training.h"
+
+using namespace avgzsl;
+
+namespace method_step_bench {
+
+constexpr int64_t kBatch = 64, kVisual = 512, kAudio = 1024, kText = 1536, kTrainClasses = 30, kVideos = 3000;
+
+// Matrix-product FLOPs of one call of `work`, as LibTorch's profiler counts them.
+double matmul_flops(const std::function<void()>& work) {
+  namespace prof = torch::autograd::profiler;
+  torch::profiler::impl::ProfilerConfig config(torch::profiler::impl::ProfilerState::CPU, /*report_input_shapes=*/true,
+                                               /*profile_memory=*/false, /*with_stack=*/false, /*with_flops=*/true);
+  prof::enableProfilerLegacy(config);
+  work();
+  const prof::thread_event_lists events = prof::disableProfilerLegacy();
+  double flops = 0;
+  for (const auto& thread : events) {
+    for (const auto& e : thread) {
+      const std::string name = e.name();
+      if (name == "aten::mm" || name == "aten::addmm" || name == "aten::bmm" || name == "aten::baddbmm") {
+        flops += static_cast<double>(const_cast<prof::LegacyEvent&>(e).flops());
+      }
+    }
+  }
+  return flops;
+}
+
+// GFLOP/s of a 1024^3 product on this machine, now (the reference of every share below).
+double matmul_rate() {
+  static const double rate = [] {
+    torch::NoGradGuard no_grad;
+    const int64_t n = 1024;
+    const torch::Tensor a = torch::randn({n, n}), b = torch::randn({n, n});
+    torch::Tensor c = torch::empty({n, n});
+    torch::mm_out(c, a, b);
+    int reps = 0;
+    const auto start = std::chrono::steady_clock::now();
+    double seconds = 0;
+    while (seconds < 1.0) {
+      torch::mm_out(c, a, b);
+      ++reps;
+      seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    return 2.0 * n * n * n * reps / seconds / 1e9;
+  }();
+  return rate;
+}
+
+void BM_MethodStep(benchmark::State& state, const gzsl::MethodSpec* spec) {
+  torch::manual_seed(0);
+  data::TrainingSet train;
+  train.inputs = torch::randn({kVideos, kVisual + kAudio}).abs();
+  train.labels = torch::randint(0, kTrainClasses, {kVideos}, torch::kInt64);
+  for (int64_t c = 0; c < kTrainClasses; ++c) train.classes.push_back(c);
+  const torch::Tensor class_text = torch::nn::functional::normalize(torch::randn({51, kText}));
+  const gzsl::MethodDefaults defaults = spec->defaults("ucf");
+  const std::shared_ptr<gzsl::Method> model = spec->make({kVisual, kAudio, kText}, defaults.options);
+  model->train();
+  torch::optim::Adam adam(model->trainable_parameters(),
+                          torch::optim::AdamOptions(defaults.lr).weight_decay(defaults.weight_decay));
+  data::ClassBalancedSampler sampler(train.labels, 0);
+  training::TrainStep step(*model, adam, train, class_text, sampler);
+  for (int warmup = 0; warmup < 5; ++warmup) step.run(sampler.next_batch(kBatch));
+  const double flops = matmul_flops([&] { step.run(sampler.next_batch(kBatch)); });
+  for (auto _ : state) benchmark::DoNotOptimize(step.run(sampler.next_batch(kBatch)).total);
+  state.counters["GFLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate,
+                                                 benchmark::Counter::kIs1000);
+  state.counters["MFLOP/step"] = flops / 1e6;
+  state.counters["matmul_GFLOP/s"] = matmul_rate();
+  // The step's rate over the product's (0.5 = half the machine): flops per step in units of what
+  // the product does in one second, as a rate.
+  state.counters["share"] = benchmark::Counter(flops / (matmul_rate() * 1e9), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// One benchmark per method, named after it.
+const bool registered = [] {
+  for (const auto& spec : gzsl::all_methods()) {
+    benchmark::RegisterBenchmark(("BM_MethodStep/" + spec.name).c_str(), BM_MethodStep, &spec)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime()
+        ->MinTime(2.0);
+  }
+  return true;
+}();
+
+}  // namespace method_step_bench
