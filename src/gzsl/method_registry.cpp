@@ -4,7 +4,10 @@
 #include <cctype>
 #include <stdexcept>
 
+#include "avgzsl/gzsl/avca.h"
+#include "avgzsl/gzsl/bilinear_compatibility.h"
 #include "avgzsl/gzsl/clipclap.h"
+#include "avgzsl/gzsl/hyper_multiple.h"
 
 namespace avgzsl::gzsl {
 
@@ -65,7 +68,9 @@ std::string dataset_family(const std::string& dataset_name) {
 }
 
 const std::vector<MethodSpec>& all_methods() {
-  static const std::vector<MethodSpec> methods = {clipclap_spec()};
+  // The paper's table order: ClipClap, then the audio-visual baselines, then the bilinear ones.
+  static const std::vector<MethodSpec> methods = {clipclap_spec(), avca_spec(),  hyper_multiple_spec(),
+                                                  ale_spec(),      sje_spec(),   devise_spec()};
   return methods;
 }
 

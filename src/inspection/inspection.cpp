@@ -39,6 +39,13 @@ void identify_model(const std::vector<std::string>& names, Description& out) {
   };
   static const Known known[] = {
       {"O_enc.fc.", "ClipClap (the reference's GZSL model)", "avgzsl import-checkpoint --stage1/--stage2 FILE"},
+      // The baselines' originals (AVCA-GZSL, Hyper-AVZSL): names unique to each come first.
+      {"fusenet1.", "Hyper-multiple (Hyper-AVZSL)", "avgzsl import-checkpoint --method hyper-multiple --stage1/--stage2 FILE"},
+      {"A_enc.fc.", "AVCA (AVCA-GZSL)", "avgzsl import-checkpoint --method avca --stage1/--stage2 FILE"},
+      {"triplet_net.embedding_net1.", "CJME or AVGZSLNet (AVCA-GZSL; CJME has attention_model, AVGZSLNet decoder_net)",
+       "avgzsl import-checkpoint --method cjme|avgzslnet --stage1/--stage2 FILE"},
+      {"bilinear.weight", "ALE, SJE or DEVISE (AVCA-GZSL's DeviseModel; the file does not say which loss trained it)",
+       "avgzsl import-checkpoint --method ale|sje|devise --stage1/--stage2 FILE"},
       {"vision_model.embeddings.", "Hugging Face CLIP", "--clip FOLDER (this file beside config.json, vocab.json, merges.txt)"},
       {"audio_encoder.audio_enc.", "WavCaps HTSAT-BERT CLAP", "--clap FILE (BERT's vocab.txt beside it)"},
       {"audio_branch.", "LAION CLAP (audio tower)", "--clap FILE (its audio tower; the text tower comes from a Hugging Face folder)"},

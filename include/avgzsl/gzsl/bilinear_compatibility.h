@@ -82,6 +82,8 @@ class BilinearCompatibility : public Method {
   // DeviseModel.forward(vis_fts, txt_fts): x [B, visual + audio], class_text [K, text].
   BilinearCompatibilityOutputs forward(const torch::Tensor& x, const torch::Tensor& class_text);
 
+  // The batch's negative videos are unused (the originals draw them and ignore them).
+  bool uses_negatives() const override { return false; }
   std::string method_name() const override { return ranking_method_name(ranking_); }
   const MethodDims& dims() const override { return dims_; }
   nlohmann::json options_json() const override;
