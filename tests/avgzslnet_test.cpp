@@ -54,8 +54,7 @@ class AvgzslNetParity : public ::testing::Test {
 
 TEST_F(AvgzslNetParity, StateDictNamesAndShapesAreTheOriginals) {
   ref.expect_same_state_names(*model);
-  std::map<std::string, std::vector<int64_t>> shapes;
-  for (const auto& [name, t] : model->state_dict()) shapes[name] = t.sizes().vec();
+  const auto shapes = testing::MethodReference::state_shapes(*model);
   EXPECT_EQ(shapes.at("triplet_net.embedding_net1.fc.0.weight"), (std::vector<int64_t>{8, 5}));  // audio
   EXPECT_EQ(shapes.at("triplet_net.embedding_net2.fc.4.weight"), (std::vector<int64_t>{64, 8}));
   EXPECT_EQ(shapes.at("triplet_net.embedding_net3.fc.1.running_var"), (std::vector<int64_t>{7}));
@@ -99,11 +98,7 @@ TEST(AvgzslNet, DefaultsAreTheRunScriptsClsSplitLines) {
   EXPECT_EQ(spec.name, "avgzslnet");
   for (const std::string family : {"ucf", "activitynet", "vggsound"}) {
     const MethodDefaults d = spec.defaults(family);
-    EXPECT_EQ(d.epochs, 50) << family;
-    EXPECT_DOUBLE_EQ(d.lr, 1e-3) << family;
-    EXPECT_EQ(d.batch_size, 256) << family;          // src/args.py --bs
-    EXPECT_EQ(d.batches_per_epoch, 500) << family;   // --n_batches 500
-    EXPECT_DOUBLE_EQ(d.weight_decay, 0) << family;   // optim.Adam(model.parameters(), lr)
+    testing::expect_avca_run_script_settings(d, family);
     const nlohmann::json want = {{"embeddings_hidden_size", 1024}, {"decoder_hidden_size", 64},
                                  {"embedding_dropout", 0.8},       {"decoder_dropout", 0.5},
                                  {"embedding_use_bn", true},       {"decoder_use_bn", true},

@@ -26,13 +26,7 @@ class CjmeParity : public ::testing::Test {
   void SetUp() override { model->load_state_dict(ref.with_prefix("state."), "cjme_reference.safetensors"); }
 
   void expect_outputs(const CjmeOutputs& out, const std::string& mode) const {
-    const TripletEmbeddings& e = out.embeddings;
-    ref.expect_close(e.a_p, mode + ".a_p");
-    ref.expect_close(e.v_p, mode + ".v_p");
-    ref.expect_close(e.t_p, mode + ".t_p");
-    ref.expect_close(e.a_q, mode + ".a_q");
-    ref.expect_close(e.v_q, mode + ".v_q");
-    ref.expect_close(e.t_q, mode + ".t_q");
+    ref.expect_triplet_embeddings(out.embeddings, mode);
     ref.expect_close(out.attention_weights, mode + ".attention_weights");
     ref.expect_close(out.threshold_attention, mode + ".threshold_attention", 0);
   }
@@ -47,8 +41,7 @@ class CjmeParity : public ::testing::Test {
 
 TEST_F(CjmeParity, StateDictNamesAndShapesAreTheOriginals) {
   ref.expect_same_state_names(*model);
-  std::map<std::string, std::vector<int64_t>> shapes;
-  for (const auto& [name, t] : model->state_dict()) shapes[name] = t.sizes().vec();
+  const auto shapes = testing::MethodReference::state_shapes(*model);
   // EmbeddingNetCJME: fc.0 Linear, fc.1 BatchNorm1d, fc.4 Linear (ReLU, Dropout, ReLU hold nothing).
   EXPECT_EQ(shapes.at("triplet_net.embedding_net1.fc.0.weight"), (std::vector<int64_t>{8, 5}));   // audio
   EXPECT_EQ(shapes.at("triplet_net.embedding_net2.fc.0.weight"), (std::vector<int64_t>{8, 6}));   // video
@@ -104,11 +97,7 @@ TEST(Cjme, DefaultsAreTheRunScriptsClsSplitLines) {
   EXPECT_EQ(spec.name, "cjme");
   for (const std::string family : {"ucf", "activitynet", "vggsound"}) {
     const MethodDefaults d = spec.defaults(family);
-    EXPECT_EQ(d.epochs, 50) << family;
-    EXPECT_DOUBLE_EQ(d.lr, 1e-3) << family;
-    EXPECT_EQ(d.batch_size, 256) << family;          // src/args.py --bs
-    EXPECT_EQ(d.batches_per_epoch, 500) << family;   // --n_batches 500
-    EXPECT_DOUBLE_EQ(d.weight_decay, 0) << family;   // optim.Adam(model.parameters(), lr)
+    testing::expect_avca_run_script_settings(d, family);
     EXPECT_DOUBLE_EQ(d.options.at("dropout_baselines").get<double>(), family == "vggsound" ? 0.0 : 0.2) << family;
     EXPECT_EQ(d.options.at("embeddings_hidden_size").get<int64_t>(), 1024);
     EXPECT_TRUE(d.options.at("embedding_use_bn").get<bool>());
@@ -152,8 +141,7 @@ TEST(Cjme, OptionsRoundTripThroughJson) {
   EXPECT_EQ(nlohmann::json(back), j);
   // Without BatchNorm the Sequential indices shift as in the original: fc.0 Linear, fc.3 Linear.
   const Cjme model(testing::fixture_dims(), back);
-  std::map<std::string, std::vector<int64_t>> shapes;
-  for (const auto& [name, t] : model.state_dict()) shapes[name] = t.sizes().vec();
+  const auto shapes = testing::MethodReference::state_shapes(model);
   EXPECT_EQ(shapes.at("triplet_net.embedding_net1.fc.3.weight"), (std::vector<int64_t>{64, 16}));
   EXPECT_EQ(shapes.count("triplet_net.embedding_net1.fc.1.weight"), 0u);
 }

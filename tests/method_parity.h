@@ -15,6 +15,7 @@
 
 #include "avgzsl/gzsl/method.h"
 #include "avgzsl/gzsl/method_registry.h"
+#include "avgzsl/gzsl/triplet_net.h"
 #include "avgzsl/io/safetensors.h"
 #include "avgzsl/reference/reference_checkpoint.h"
 #include "test_support.h"
@@ -50,6 +51,16 @@ class MethodReference {
         << name << " max diff " << (got.detach().to(torch::kFloat64) - want.to(torch::kFloat64)).abs().max().item<double>();
   }
 
+  // TripletNet's six outputs against "<mode>.a_p" ... "<mode>.t_q".
+  void expect_triplet_embeddings(const gzsl::TripletEmbeddings& e, const std::string& mode) const {
+    expect_close(e.a_p, mode + ".a_p");
+    expect_close(e.v_p, mode + ".v_p");
+    expect_close(e.t_p, mode + ".t_p");
+    expect_close(e.a_q, mode + ".a_q");
+    expect_close(e.v_q, mode + ".v_q");
+    expect_close(e.t_q, mode + ".t_q");
+  }
+
   gzsl::TrainingBatch batch() const {
     gzsl::TrainingBatch b;
     b.inputs = get("input.x");
@@ -61,12 +72,18 @@ class MethodReference {
     return b;
   }
 
+  // Name -> shape of the method's state_dict.
+  static std::map<std::string, std::vector<int64_t>> state_shapes(const gzsl::Method& method) {
+    std::map<std::string, std::vector<int64_t>> shapes;
+    for (const auto& [name, t] : method.state_dict()) shapes[name] = t.sizes().vec();
+    return shapes;
+  }
+
   // The port's state_dict has exactly the original's names and shapes.
   void expect_same_state_names(const gzsl::Method& method) const {
-    std::map<std::string, std::vector<int64_t>> want, got;
+    std::map<std::string, std::vector<int64_t>> want;
     for (const auto& [name, t] : with_prefix("state.")) want[name] = t.sizes().vec();
-    for (const auto& [name, t] : method.state_dict()) got[name] = t.sizes().vec();
-    EXPECT_EQ(got, want);
+    EXPECT_EQ(state_shapes(method), want);
   }
 
   // Distances on the evaluation set in eval mode, as the protocol calls them.
@@ -128,6 +145,15 @@ inline void expect_spec_builds(const gzsl::MethodSpec& spec) {
   const nlohmann::json options = spec.defaults("ucf").options;
   EXPECT_THROW(spec.make(gzsl::MethodDims{6, 0, 7}, options), std::invalid_argument);
   EXPECT_THROW(spec.make(gzsl::MethodDims{0, 5, 7}, options), std::invalid_argument);
+}
+
+// AVCA-GZSL's run scripts train CJME and AVGZSLNet alike on every benchmark.
+inline void expect_avca_run_script_settings(const gzsl::MethodDefaults& d, const std::string& family) {
+  EXPECT_EQ(d.epochs, 50) << family;             // --epochs 50
+  EXPECT_DOUBLE_EQ(d.lr, 1e-3) << family;        // --lr 0.001
+  EXPECT_EQ(d.batch_size, 256) << family;        // src/args.py --bs
+  EXPECT_EQ(d.batches_per_epoch, 500) << family; // --n_batches 500
+  EXPECT_DOUBLE_EQ(d.weight_decay, 0) << family; // optim.Adam(model.parameters(), lr)
 }
 
 // Inputs of the wrong width are refused with std::invalid_argument, in training and evaluation.

@@ -132,21 +132,10 @@ MethodSpec avgzslnet_spec() {
       "cross-modal text decoder; needs visual and audio features; uses the full class text";
   spec.needs_visual_and_audio = true;
   spec.defaults = [](const std::string& family) {
-    if (family != "ucf" && family != "activitynet" && family != "vggsound") {
-      throw std::invalid_argument("avgzslnet: unknown dataset family '" + family + "' (expected ucf, activitynet or vggsound)");
-    }
-    // run_scripts/*-GZSL/avgzslnet.sh, cls_split lines (the same for all three): --epochs 50
-    // --lr 0.001 --n_batches 500 --decoder_use_bn --embedding_use_bn --normalize_decoder_outputs;
-    // bs, dropouts, hidden sizes, margin and distance_fn from src/args.py; Adam without weight
-    // decay (main.py).
-    MethodDefaults d;
-    d.epochs = 50;
-    d.lr = 1e-3;
-    d.batch_size = 256;
-    d.batches_per_epoch = 500;
-    d.weight_decay = 0;
-    d.options = AvgzslNetOptions{};
-    return d;
+    // run_scripts/*-GZSL/avgzslnet.sh, cls_split lines (the same for all three): --decoder_use_bn
+    // --embedding_use_bn --normalize_decoder_outputs; dropouts, hidden sizes, margin and
+    // distance_fn from src/args.py.
+    return avca_gzsl_run_script_defaults("avgzslnet", family, AvgzslNetOptions{});
   };
   spec.make = [](const MethodDims& dims, const nlohmann::json& options) -> std::shared_ptr<Method> {
     return std::make_shared<AvgzslNet>(dims, options.get<AvgzslNetOptions>());

@@ -143,22 +143,11 @@ MethodSpec cjme_spec() {
       "audio/video attention; needs visual and audio features; uses the full class text";
   spec.needs_visual_and_audio = true;
   spec.defaults = [](const std::string& family) {
-    if (family != "ucf" && family != "activitynet" && family != "vggsound") {
-      throw std::invalid_argument("cjme: unknown dataset family '" + family + "' (expected ucf, activitynet or vggsound)");
-    }
-    // run_scripts/*-GZSL/cjme.sh, cls_split lines: --epochs 50 --lr 0.001 --n_batches 500
-    // --embedding_use_bn, --dropout_baselines 0.2 (0.0 for VGGSound); bs, margin, hidden size
-    // from src/args.py; Adam without weight decay (main.py).
-    MethodDefaults d;
-    d.epochs = 50;
-    d.lr = 1e-3;
-    d.batch_size = 256;
-    d.batches_per_epoch = 500;
-    d.weight_decay = 0;
+    // run_scripts/*-GZSL/cjme.sh, cls_split lines: --embedding_use_bn, --dropout_baselines 0.2
+    // (0.0 for VGGSound); margin and hidden size from src/args.py.
     CjmeOptions o;
     o.dropout_baselines = family == "vggsound" ? 0.0 : 0.2;
-    d.options = o;
-    return d;
+    return avca_gzsl_run_script_defaults("cjme", family, o);
   };
   spec.make = [](const MethodDims& dims, const nlohmann::json& options) -> std::shared_ptr<Method> {
     return std::make_shared<Cjme>(dims, options.get<CjmeOptions>());

@@ -1,4 +1,4 @@
-// AVGZSLNet (Mazumder, Singh, Khan, Namboodiri: "AVGZSLNet: Audio-Visual Generalized Zero-Shot
+// AVGZSLNet (Mazumder, Singh, Parida, Namboodiri: "AVGZSLNet: Audio-Visual Generalized Zero-Shot
 // Learning by Reconstructing Label Features from Multi-Modal Embeddings", WACV 2021) as AVCA-GZSL
 // re-implements it (src/model.py `AVGZSLNet`, src/loss.py `AVGZSLLoss`).
 // docs/methods/avgzslnet.md describes the method and every quirk kept.
