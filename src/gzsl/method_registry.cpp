@@ -5,7 +5,9 @@
 #include <stdexcept>
 
 #include "avgzsl/gzsl/avca.h"
+#include "avgzsl/gzsl/avgzslnet.h"
 #include "avgzsl/gzsl/bilinear_compatibility.h"
+#include "avgzsl/gzsl/cjme.h"
 #include "avgzsl/gzsl/clipclap.h"
 #include "avgzsl/gzsl/hyper_multiple.h"
 
@@ -69,8 +71,8 @@ std::string dataset_family(const std::string& dataset_name) {
 
 const std::vector<MethodSpec>& all_methods() {
   // The paper's table order: ClipClap, then the audio-visual baselines, then the bilinear ones.
-  static const std::vector<MethodSpec> methods = {clipclap_spec(), avca_spec(),  hyper_multiple_spec(),
-                                                  ale_spec(),      sje_spec(),   devise_spec()};
+  static const std::vector<MethodSpec> methods = {clipclap_spec(), cjme_spec(), avgzslnet_spec(), avca_spec(),
+                                                  hyper_multiple_spec(), ale_spec(), sje_spec(), devise_spec()};
   return methods;
 }
 
