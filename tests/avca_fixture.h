@@ -7,14 +7,13 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "avgzsl/gzsl/avca.h"
-#include "avgzsl/io/safetensors.h"
 #include "avgzsl/reference/reference_checkpoint.h"
+#include "reference_fixture.h"
 #include "test_support.h"
 
 namespace avgzsl::avca_testing {
@@ -31,33 +30,10 @@ inline gzsl::AvcaOptions fixture_options() {
 }
 inline constexpr double kFixtureLr = 1e-3;
 
-class ReferenceFile {
+// A fixture file with the checks AVCA and Hyper-multiple run against it.
+class ReferenceFile : public testing::ReferenceFixture {
  public:
-  explicit ReferenceFile(const std::string& file_name)
-      : file_(std::make_unique<io::SafetensorsFile>(testing::fixture_dir() / file_name)) {}
-
-  torch::Tensor get(const std::string& name) const { return file_->tensor(name); }
-  bool contains(const std::string& name) const { return file_->contains(name); }
-  std::vector<std::string> names() const { return file_->names(); }
-
-  // Every tensor named "<prefix><name>", as (name, tensor).
-  std::vector<std::pair<std::string, torch::Tensor>> with_prefix(const std::string& prefix) const {
-    std::vector<std::pair<std::string, torch::Tensor>> out;
-    for (const auto& name : file_->names()) {
-      if (name.rfind(prefix, 0) == 0) out.emplace_back(name.substr(prefix.size()), file_->tensor(name));
-    }
-    return out;
-  }
-
-  // atol `atol`, rtol 1e-4, as tests/clipclap_test.cpp's ReferenceParity.
-  void expect_close(const torch::Tensor& got, const std::string& name, double atol = 1e-5) const {
-    ASSERT_TRUE(got.defined()) << name;
-    const torch::Tensor want = get(name);
-    ASSERT_EQ(got.sizes(), want.sizes()) << name;
-    const torch::Tensor g = got.detach().to(want.scalar_type());
-    EXPECT_TRUE(torch::allclose(g, want, 1e-4, atol))
-        << name << " max diff " << (g.to(torch::kDouble) - want.to(torch::kDouble)).abs().max().item<double>();
-  }
+  using ReferenceFixture::ReferenceFixture;
 
   gzsl::TrainingBatch batch() const {
     gzsl::TrainingBatch b;
@@ -126,9 +102,6 @@ class ReferenceFile {
     model.load_state_dict(checkpoint.state, pt_name);
     expect_distances(model, "eval_initial");
   }
-
- private:
-  std::unique_ptr<io::SafetensorsFile> file_;
 };
 
 }  // namespace avgzsl::avca_testing

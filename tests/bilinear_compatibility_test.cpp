@@ -7,8 +7,8 @@
 #include <map>
 #include <memory>
 
-#include "avgzsl/io/safetensors.h"
 #include "avgzsl/reference/reference_checkpoint.h"
+#include "reference_fixture.h"
 #include "test_support.h"
 
 namespace avgzsl::gzsl {
@@ -137,12 +137,9 @@ TEST(ClsContrastiveLoss, AleRankWeightsAreHarmonicNumbersAndExtendBeyondTheOrigi
 }
 
 // Values computed by PyTorch itself (tests/fixtures/make_bilinear_compatibility_fixtures.py).
-class BilinearReferenceParity : public ::testing::Test {
+class BilinearReferenceParity : public ::testing::Test, public testing::ReferenceFixture {
  protected:
-  void SetUp() override {
-    file = std::make_unique<io::SafetensorsFile>(testing::fixture_dir() / "bilinear_compatibility_reference.safetensors");
-  }
-  torch::Tensor get(const std::string& name) const { return file->tensor(name); }
+  BilinearReferenceParity() : ReferenceFixture("bilinear_compatibility_reference.safetensors") {}
   std::shared_ptr<BilinearCompatibility> fixture_model(BilinearRanking ranking, double dropout, bool norm_inputs) const {
     auto model = std::make_shared<BilinearCompatibility>(ranking, fixture_dims(), options(dropout, norm_inputs));
     model->load_state_dict({{"bilinear.weight", get("state.bilinear.weight")}}, "fixture");
@@ -159,13 +156,6 @@ class BilinearReferenceParity : public ::testing::Test {
     b.negative_text = b.text.roll(1, 0);
     return b;
   }
-  void expect_close(const torch::Tensor& got, const std::string& name, double atol = 1e-5) const {
-    const torch::Tensor want = get(name);
-    ASSERT_EQ(got.sizes(), want.sizes()) << name;
-    EXPECT_TRUE(torch::allclose(got.to(want.scalar_type()), want, 1e-4, atol))
-        << name << " max diff " << (got - want).abs().max().item<double>();
-  }
-  std::unique_ptr<io::SafetensorsFile> file;
 };
 
 TEST_F(BilinearReferenceParity, TrainModeOutputs) {

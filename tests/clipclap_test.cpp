@@ -5,10 +5,10 @@
 
 #include <map>
 
-#include "avgzsl/io/safetensors.h"
 #include "avgzsl/gzsl/method_checkpoint.h"
 #include "avgzsl/gzsl/clipclap_loss.h"
 #include "avgzsl/nn/parameter_count.h"
+#include "reference_fixture.h"
 #include "test_support.h"
 
 namespace avgzsl::gzsl {
@@ -62,29 +62,14 @@ TEST(ClipClap, EmbeddingsAreNonNegativeAndBatchIndependentInEvalMode) {
 }
 
 // Values computed by PyTorch itself (tests/fixtures/make_reference_fixtures.py).
-class ReferenceParity : public ::testing::Test {
+class ReferenceParity : public ::testing::Test, public testing::ReferenceFixture {
  protected:
+  ReferenceParity() : ReferenceFixture("clipclap_reference.safetensors") {}
   void SetUp() override {
-    file = std::make_unique<io::SafetensorsFile>(testing::fixture_dir() / "clipclap_reference.safetensors");
     const gzsl::ClipClapOptions o = tiny_options(12, 10, 16, 8, 0.0);
     model = gzsl::ClipClap(o);
     model->load_state_dict(with_prefix("state."), "fixture");
   }
-  std::vector<std::pair<std::string, torch::Tensor>> with_prefix(const std::string& prefix) const {
-    std::vector<std::pair<std::string, torch::Tensor>> out;
-    for (const auto& name : file->names()) {
-      if (name.rfind(prefix, 0) == 0) out.emplace_back(name.substr(prefix.size()), file->tensor(name));
-    }
-    return out;
-  }
-  torch::Tensor get(const std::string& name) const { return file->tensor(name); }
-  void expect_close(const torch::Tensor& got, const std::string& name, double atol = 1e-5) const {
-    const torch::Tensor want = get(name);
-    ASSERT_EQ(got.sizes(), want.sizes()) << name;
-    EXPECT_TRUE(torch::allclose(got.to(want.scalar_type()), want, 1e-4, atol))
-        << name << " max diff " << (got - want).abs().max().item<double>();
-  }
-  std::unique_ptr<io::SafetensorsFile> file;
   gzsl::ClipClap model{nullptr};
 };
 
@@ -118,7 +103,7 @@ TEST_F(ReferenceParity, TrainModeOutputsLossesGradientsAndOneAdamStep) {
   // rounding noise (|g| ~ 1e-9) whose sign depends on the BLAS kernel's summation order, and
   // Adam's first step moves such a parameter by lr times that sign. Those may differ by 2 lr.
   for (const auto& [name, t] : model->state_dict()) {
-    const bool noise_gradient = file->contains("grad." + name) && get("grad." + name).abs().max().item<double>() < 1e-6;
+    const bool noise_gradient = contains("grad." + name) && get("grad." + name).abs().max().item<double>() < 1e-6;
     expect_close(t, "after_step." + name, noise_gradient ? 2e-3 + 1e-5 : 1e-5);
   }
 }

@@ -10,14 +10,13 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "avgzsl/gzsl/method.h"
 #include "avgzsl/gzsl/method_registry.h"
 #include "avgzsl/gzsl/triplet_net.h"
-#include "avgzsl/io/safetensors.h"
 #include "avgzsl/reference/reference_checkpoint.h"
+#include "reference_fixture.h"
 #include "test_support.h"
 
 namespace avgzsl::testing {
@@ -25,31 +24,10 @@ namespace avgzsl::testing {
 // The fixture scripts' widths (avca_baselines_reference.py: VISUAL, AUDIO, TEXT).
 inline gzsl::MethodDims fixture_dims() { return gzsl::MethodDims{/*visual=*/6, /*audio=*/5, /*text=*/7}; }
 
-class MethodReference {
+// A fixture file with the checks every method port runs against it.
+class MethodReference : public ReferenceFixture {
  public:
-  explicit MethodReference(const std::string& file_name)
-      : file_(std::make_unique<io::SafetensorsFile>(fixture_dir() / file_name)) {}
-
-  torch::Tensor get(const std::string& name) const { return file_->tensor(name); }
-  bool contains(const std::string& name) const { return file_->contains(name); }
-
-  // Every tensor whose name starts with `prefix`, the prefix removed.
-  std::vector<std::pair<std::string, torch::Tensor>> with_prefix(const std::string& prefix) const {
-    std::vector<std::pair<std::string, torch::Tensor>> out;
-    for (const auto& name : file_->names()) {
-      if (name.rfind(prefix, 0) == 0) out.emplace_back(name.substr(prefix.size()), file_->tensor(name));
-    }
-    return out;
-  }
-
-  // atol 1e-5, rtol 1e-4 (as the ClipClap parity tests).
-  void expect_close(const torch::Tensor& got, const std::string& name, double atol = 1e-5) const {
-    const torch::Tensor want = get(name);
-    ASSERT_TRUE(got.defined()) << name;
-    ASSERT_EQ(got.sizes(), want.sizes()) << name;
-    EXPECT_TRUE(torch::allclose(got.detach().to(want.scalar_type()), want, 1e-4, atol))
-        << name << " max diff " << (got.detach().to(torch::kFloat64) - want.to(torch::kFloat64)).abs().max().item<double>();
-  }
+  using ReferenceFixture::ReferenceFixture;
 
   // TripletNet's six outputs against "<mode>.a_p" ... "<mode>.t_q".
   void expect_triplet_embeddings(const gzsl::TripletEmbeddings& e, const std::string& mode) const {
@@ -124,9 +102,6 @@ class MethodReference {
     for (const auto& [name, t] : method.state_dict()) expect_close(t, "state." + name, 0);
     expect_distances(method);
   }
-
- private:
-  std::unique_ptr<io::SafetensorsFile> file_;
 };
 
 // The registry entry builds a model of the right name for every family, whose options equal the

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "avgzsl/gzsl/avca_gzsl_defaults.h"
+
 namespace avgzsl::gzsl {
 
 namespace {
@@ -309,13 +311,10 @@ AvcaOptions avca_run_script_options(const std::string& family) {
 }  // namespace
 
 MethodDefaults avca_defaults(const std::string& family) {
-  MethodDefaults d;
-  d.epochs = 50;            // --epochs 50
-  d.lr = 1e-3;              // --lr 0.001
-  d.batch_size = 256;       // --bs not passed on the cls lines: args.py's 256
-  d.batches_per_epoch = 500;  // --n_batches 500
-  d.weight_decay = 1e-5;    // optimizer_gen = Adam(..., weight_decay=1e-5)
-  d.options = avca_run_script_options(family);
+  // avca.sh's cls lines: the shared training settings (avca_run_script_options refuses an unknown
+  // family first, naming AVCA).
+  MethodDefaults d = avca_gzsl_run_script_defaults("AVCA", family, avca_run_script_options(family));
+  d.weight_decay = 1e-5;  // optimizer_gen = Adam(..., weight_decay=1e-5)
   return d;
 }
 

@@ -5,6 +5,8 @@
 
 #include <stdexcept>
 
+#include "avgzsl/gzsl/avca_gzsl_defaults.h"
+
 namespace avgzsl::gzsl {
 
 void to_json(nlohmann::json& j, const AvgzslNetOptions& o) {

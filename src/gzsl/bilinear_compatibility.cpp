@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "avgzsl/gzsl/avca_gzsl_defaults.h"
+
 namespace avgzsl::gzsl {
 
 namespace F = torch::nn::functional;
@@ -165,23 +167,12 @@ MethodSpec bilinear_spec(BilinearRanking ranking, std::string summary) {
   spec.summary = std::move(summary);
   spec.needs_visual_and_audio = false;  // x is used whole, whatever modalities it holds
   spec.defaults = [name = spec.name](const std::string& family) {
-    // run_scripts/{UCF,ActivityNet,VGGSound}-GZSL/<name>.sh, cls_features lines: --epochs 50
-    // --lr 0.001 --n_batches 500 --norm_inputs, --dropout_baselines 0.2 (VGGSound 0.0); the batch
-    // size is args.py's default --bs 256; main.py's Adam has no weight decay.
-    if (family != "ucf" && family != "activitynet" && family != "vggsound") {
-      throw std::invalid_argument(name + ": unknown dataset family '" + family + "' (expected ucf, activitynet or vggsound)");
-    }
-    MethodDefaults d;
-    d.epochs = 50;
-    d.lr = 1e-3;
-    d.batch_size = 256;
-    d.batches_per_epoch = 500;
-    d.weight_decay = 0;
+    // run_scripts/{UCF,ActivityNet,VGGSound}-GZSL/<name>.sh, cls_features lines: the shared
+    // training settings, --norm_inputs, --dropout_baselines 0.2 (VGGSound 0.0).
     BilinearCompatibilityOptions o;
     o.dropout_baselines = family == "vggsound" ? 0.0 : 0.2;
     o.norm_inputs = true;
-    d.options = o;
-    return d;
+    return avca_gzsl_run_script_defaults(name, family, o);
   };
   spec.make = [ranking](const MethodDims& dims, const nlohmann::json& options) -> std::shared_ptr<Method> {
     return std::make_shared<BilinearCompatibility>(ranking, dims, options.get<BilinearCompatibilityOptions>());

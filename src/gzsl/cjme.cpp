@@ -9,6 +9,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include "avgzsl/gzsl/avca_gzsl_defaults.h"
+
 namespace avgzsl::gzsl {
 
 namespace cjme_detail {

@@ -88,20 +88,4 @@ void require_visual_audio_text(const MethodDims& dims, const std::string& method
   }
 }
 
-MethodDefaults avca_gzsl_run_script_defaults(const std::string& method, const std::string& family,
-                                             nlohmann::json options) {
-  if (family != "ucf" && family != "activitynet" && family != "vggsound") {
-    throw std::invalid_argument(method + ": unknown dataset family '" + family +
-                                "' (expected ucf, activitynet or vggsound)");
-  }
-  MethodDefaults d;
-  d.epochs = 50;
-  d.lr = 1e-3;
-  d.batch_size = 256;
-  d.batches_per_epoch = 500;
-  d.weight_decay = 0;
-  d.options = std::move(options);
-  return d;
-}
-
 }  // namespace avgzsl::gzsl

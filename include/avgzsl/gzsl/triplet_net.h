@@ -19,7 +19,6 @@
 #include <torch/nn/modules/container/sequential.h>
 
 #include "avgzsl/gzsl/method.h"
-#include "avgzsl/gzsl/method_registry.h"
 
 namespace avgzsl::gzsl {
 
@@ -85,12 +84,5 @@ VideoHalves split_video_inputs(const torch::Tensor& x, const MethodDims& dims, c
 void check_class_text(const torch::Tensor& t, const MethodDims& dims, const std::string& what);
 // Throws std::invalid_argument unless dims has both modalities and text (`method` names the caller).
 void require_visual_audio_text(const MethodDims& dims, const std::string& method);
-
-// The training settings that AVCA-GZSL's run scripts give CJME and AVGZSLNet alike on every
-// benchmark (run_scripts/*-GZSL/{cjme,avgzslnet}.sh, cls_split lines: --epochs 50 --lr 0.001
-// --n_batches 500; src/args.py --bs 256; main.py Adam without weight decay), with `options`.
-// Throws std::invalid_argument naming `method` for a family other than ucf, activitynet, vggsound.
-MethodDefaults avca_gzsl_run_script_defaults(const std::string& method, const std::string& family,
-                                             nlohmann::json options);
 
 }  // namespace avgzsl::gzsl
