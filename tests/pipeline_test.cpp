@@ -19,6 +19,7 @@ training::TrainConfig small_config() {
   c.batches_per_epoch = 40;
   c.lr = 1e-3;
   c.seed = 3;
+  c.apply_paper_defaults("synthetic-ucf");  // ClipClap's batch size and weight decay
   return c;
 }
 

@@ -118,6 +118,10 @@ StepLosses TrainStep::run(const std::vector<int64_t>& batch) {
 StageResult train_stage(int stage, const data::TrainingSet& train, const data::EvaluationSet& validation,
                         const torch::Tensor& class_text, const gzsl::MethodDims& dims, const TrainConfig& config, int epochs,
                         const std::function<void(const EpochRecord&)>& on_epoch, const std::string& progress_label) {
+  if (config.batch_size < 2 || config.batches_per_epoch < 1 || config.weight_decay < 0 || config.lr <= 0) {
+    throw std::invalid_argument("train_stage needs a resolved configuration (TrainConfig::apply_paper_defaults fills "
+                                "what the method leaves to the dataset)");
+  }
   // The reference re-seeds at the start of every stage (fix_seeds in main()).
   torch::manual_seed(config.seed);
   StageResult result;
