@@ -620,6 +620,21 @@ TEST_F(CliExtract, AudioVisualDatasetTrainedRunPredictsAndEvaluatesBesideTheTrai
                             (dir_ / "clip").string()),
                         "give --clap");
 
+  // A run of another method predicts and evaluates the same way, and is not taken for a third.
+  const Result avca = run("train --method avca --data " + (dir_ / "av").string() + " --out " + (dir_ / "run-avca").string() +
+                          " --epochs 1 --batches-per-epoch 3 --batch-size 16 --threads 1");
+  ASSERT_EQ(avca.code, 0) << avca.out;
+  const Result avca_predicted = run("predict " + red + " --classes 'red,green,blue,purple' --json --run " +
+                                    (dir_ / "run-avca").string() + " --clip " + (dir_ / "clip").string() + " --clap " + clap +
+                                    " --threads 1");
+  ASSERT_EQ(avca_predicted.code, 0) << avca_predicted.out;
+  EXPECT_EQ(nlohmann::json::parse(avca_predicted.out)["videos"][0]["top"].size(), 4u);
+  const Result avca_evaluated = run("evaluate --run " + (dir_ / "run-avca").string() + " --method avca --threads 1");
+  ASSERT_EQ(avca_evaluated.code, 0) << avca_evaluated.out;
+  EXPECT_NE(avca_evaluated.out.find("videos4 avca (test)"), std::string::npos) << avca_evaluated.out;
+  expect_one_line_error(run("evaluate --run " + (dir_ / "run-avca").string() + " --method cjme --no-baseline"),
+                        "a run of method avca, not cjme");
+
   const Result both = run("evaluate --run " + (dir_ / "run").string() + " --threads 1");
   ASSERT_EQ(both.code, 0) << both.out;
   EXPECT_NE(both.out.find("videos4 (test)"), std::string::npos) << both.out;
