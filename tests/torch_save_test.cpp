@@ -342,6 +342,22 @@ TEST(Inspect, TorchSaveCheckpointsSayWhatTheyHold) {
   EXPECT_NE(placeholder["problem"].get<std::string>().find("['args']"), std::string::npos);
 }
 
+// The baselines' original checkpoints (the fixtures their make_*_fixtures.py scripts write with
+// torch.save of the restated original modules) are named with the --method that reads them.
+TEST(Inspect, BaselineCheckpointsNameTheirMethod) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"avca_state_dict.pt", "--method avca"},
+      {"hyper_multiple_state_dict.pt", "--method hyper-multiple"},
+      {"cjme_state_dict.pt", "--method cjme|avgzslnet"},
+      {"avgzslnet_state_dict.pt", "--method cjme|avgzslnet"},
+      {"bilinear_compatibility_checkpoint.pt", "--method ale|sje|devise"}};
+  for (const auto& [file, method] : cases) {
+    const auto d = inspection::inspect_path(testing::fixture_dir() / file);
+    EXPECT_TRUE(d["usable"].get<bool>()) << file;
+    EXPECT_NE(d["use"].get<std::string>().find(method), std::string::npos) << file << ": " << d.dump();
+  }
+}
+
 TEST(Inspect, ReleasesDatasetsAndUnknownFiles) {
   const auto release = inspection::inspect_path(testing::fixture_dir() / "clipclap_release/release_f16_p2/UCF");
   EXPECT_EQ(release["kind"], "feature release");

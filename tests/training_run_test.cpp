@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include "avgzsl/data/dataset.h"
+#include "avgzsl/data/synthetic.h"
+#include "avgzsl/io/safetensors.h"
+#include "avgzsl/reference/reference_checkpoint.h"
 #include "avgzsl/training/training_run.h"
 #include "avgzsl/util/option_error.h"
 #include "error_text.h"
@@ -116,6 +119,39 @@ TEST(TrainingRun, VideosInATrainingAndAnEvaluationSplitAreRefusedUnlessAllowed) 
   knowingly.allow_leakage = true;
   EXPECT_NO_THROW(prepare_training(knowingly));
   EXPECT_TRUE(data::video_leaks(testing::tiny_dataset(6)).empty());
+}
+
+// A baseline's checkpoint as its original code saves it (save_best_model's {"epoch", "model",
+// "optimizer", "metric"}, written by tests/fixtures/make_bilinear_compatibility_fixtures.py)
+// becomes a run that evaluate scores, with the weights unchanged.
+TEST(TrainingRun, ABaselinesOriginalCheckpointIsImportedUnderItsMethod) {
+  testing::TempDir tmp;
+  data::SyntheticOptions o;
+  o.videos_scale = 0.1;
+  o.visual_dim = 5;  // the fixture's widths: input 5 + 3, text 7 = CLIP 4 + CLAP 3
+  o.audio_dim = 3;
+  o.clip_dim = 4;
+  o.clap_dim = 3;
+  o.latent_dim = 2;
+  data::save_dataset(data::make_synthetic_dataset(o), tmp / "data");
+  const fs::path pt = testing::fixture_dir() / "bilinear_compatibility_checkpoint.pt";
+  TrainConfig c;
+  c.data = (tmp / "data").string();
+  c.method = "devise";
+  import_reference_run(c, pt, pt, tmp / "run", [](const std::string&) {});
+  EXPECT_EQ(load_run_config(tmp / "run").method, "devise");
+  const TrainRunResult scored = evaluate_run(tmp / "run", data::load_dataset(tmp / "data"), "devise");
+  EXPECT_EQ(scored.summary.best_epoch, 0);  // the file's "epoch" 1 is the best epoch + 1
+  const io::SafetensorsFile imported(tmp / "run" / "stage1.safetensors");
+  const reference::ReferenceCheckpoint original = reference::read_reference_checkpoint(pt);
+  ASSERT_EQ(original.state.size(), 1u);
+  EXPECT_TRUE(torch::equal(imported.tensor("bilinear.weight"), original.state[0].second));
+  // The same file under a method whose tensors it lacks is refused, naming the file and a tensor.
+  c.method = "clipclap";
+  const std::string refused =
+      testing::typed_error_of([&] { import_reference_run(c, pt, pt, tmp / "run2", [](const std::string&) {}); });
+  EXPECT_EQ(refused.find("runtime_error: " + pt.string() + ": missing tensor 'D_o.fc.0.bias'"), 0u) << refused;
+  EXPECT_FALSE(fs::exists(tmp / "run2"));
 }
 
 TEST(TrainingRun, PreambleAndMissingRunsFailInOneLine) {

@@ -277,12 +277,18 @@ std::vector<BenchmarkRowResult> run_benchmark(const BenchmarkPlan& plan, const f
                                               int threads, const util::LineSink& print) {
   if (plan.seeds < 1 || plan.seeds > 1000) throw util::OptionError("seeds", "the number of seeds", " must be between 1 and 1000");
   if (plan.methods.empty()) throw util::OptionError("methods", "the method list", " must name at least one method");
-  // Every run's configuration is checked (and its dataset read) before the first one trains.
+  // Every run's configuration is checked against the dataset before the first one trains, so that
+  // a method the data cannot feed fails now, not after hours of other runs.
+  const data::Dataset dataset = data::load_dataset(plan.data);
   for (const auto& run : benchmark_runs(plan)) {
     TrainConfig c = benchmark_run_config(plan, run, threads);
     c.validate();
+    c.apply_paper_defaults(dataset.name);
+    c.validate();
   }
-  (void)data::load_dataset(plan.data);
+  // Every run uses both modalities and both text halves: the dataset must have them.
+  const TrainConfig any = benchmark_run_config(plan, benchmark_runs(plan).front(), threads);
+  data::build_protocol_sets(dataset, any.modality, any.label_source());
   if (fs::exists(out) && !fs::is_directory(out)) throw std::runtime_error(out.string() + ": exists and is not a directory");
   if (fs::exists(plan_path(out))) {
     const BenchmarkPlan existing = plan_from_json(read_json(plan_path(out)), plan_path(out).string());
