@@ -94,6 +94,8 @@ TEST_P(EveryMethod, TrainsTheProtocolAndEvaluateReproducesIt) {
   EXPECT_NE(testing::typed_error_of([&] { training::evaluate_run(tmp / "run", data::load_dataset(tmp / "data"), other); })
                 .find("a run of method " + GetParam() + ", not " + other),
             std::string::npos);
+  // The log says which method ran, and which inputs and text it uses.
+  EXPECT_NE(io::read_file(tmp / "run" / "train.log").find("method: " + spec().summary), std::string::npos);
   // The loss columns are the method's own terms.
   const std::string csv = io::read_file(tmp / "run" / "validation_metrics.csv");
   EXPECT_EQ(csv.rfind("stage,epoch,lr,loss", 0), 0u) << csv;

@@ -202,6 +202,7 @@ TrainRunResult train_run(TrainConfig config, const fs::path& run_dir, const Line
   RunLog log(dir / "train.log", print);
   log.line(fmt::format("avgzsl train: dataset '{}' ({} classes), {} threads", dataset.name, dataset.num_classes(),
                        at::get_num_threads()));
+  log.line(fmt::format("method: {}", gzsl::method_spec(config.method).summary));
   log.line(fmt::format("config: {}", to_json(config).dump()));
   log.line(fmt::format("stage-1 train {} videos / {} classes, validation {} videos ({} seen + {} unseen classes), "
                        "stage-2 train {} videos / {} classes, test {} videos ({} seen + {} unseen classes)",
