@@ -13,6 +13,7 @@
 
 #include "avgzsl/gzsl/avca.h"
 #include "avgzsl/reference/reference_checkpoint.h"
+#include "method_parity.h"
 #include "reference_fixture.h"
 #include "test_support.h"
 
@@ -35,16 +36,7 @@ class ReferenceFile : public testing::ReferenceFixture {
  public:
   using ReferenceFixture::ReferenceFixture;
 
-  gzsl::TrainingBatch batch() const {
-    gzsl::TrainingBatch b;
-    b.inputs = get("input.x");
-    b.text = get("input.text");
-    b.target = get("input.target");
-    b.negative_inputs = get("input.negative_x");
-    b.negative_text = get("input.negative_text");
-    b.class_text = get("input.class_text");
-    return b;
-  }
+  gzsl::TrainingBatch batch() const { return testing::fixture_training_batch(*this); }
 
   // The train-mode outputs of AVCA.forward that the script stores.
   void expect_forward(const gzsl::AvcaForward& f) const {

@@ -24,6 +24,19 @@ namespace avgzsl::testing {
 // The fixture scripts' widths (avca_baselines_reference.py: VISUAL, AUDIO, TEXT).
 inline gzsl::MethodDims fixture_dims() { return gzsl::MethodDims{/*visual=*/6, /*audio=*/5, /*text=*/7}; }
 
+// The training batch a fixture script stores ("input.x", "input.text", "input.target",
+// "input.negative_x", "input.negative_text", "input.class_text").
+inline gzsl::TrainingBatch fixture_training_batch(const ReferenceFixture& f) {
+  gzsl::TrainingBatch b;
+  b.inputs = f.get("input.x");
+  b.text = f.get("input.text");
+  b.target = f.get("input.target");
+  b.negative_inputs = f.get("input.negative_x");
+  b.negative_text = f.get("input.negative_text");
+  b.class_text = f.get("input.class_text");
+  return b;
+}
+
 // A fixture file with the checks every method port runs against it.
 class MethodReference : public ReferenceFixture {
  public:
@@ -39,16 +52,7 @@ class MethodReference : public ReferenceFixture {
     expect_close(e.t_q, mode + ".t_q");
   }
 
-  gzsl::TrainingBatch batch() const {
-    gzsl::TrainingBatch b;
-    b.inputs = get("input.x");
-    b.text = get("input.text");
-    b.target = get("input.target");
-    b.negative_inputs = get("input.negative_x");
-    b.negative_text = get("input.negative_text");
-    b.class_text = get("input.class_text");
-    return b;
-  }
+  gzsl::TrainingBatch batch() const { return fixture_training_batch(*this); }
 
   // Name -> shape of the method's state_dict.
   static std::map<std::string, std::vector<int64_t>> state_shapes(const gzsl::Method& method) {
