@@ -86,24 +86,6 @@ std::vector<BenchmarkRowResult> table_rows(const BenchmarkPlan& plan, const std:
   return rows;
 }
 
-std::string mean_text(const std::vector<double>& values) {
-  if (values.empty()) return "";
-  double mean = 0;
-  for (double v : values) mean += v;
-  mean /= static_cast<double>(values.size());
-  return fmt::format("{:.4f}", mean);
-}
-
-double sample_std(const std::vector<double>& values) {
-  if (values.size() < 2) return 0;
-  double mean = 0;
-  for (double v : values) mean += v;
-  mean /= static_cast<double>(values.size());
-  double var = 0;
-  for (double v : values) var += (v - mean) * (v - mean);
-  return std::sqrt(var / static_cast<double>(values.size() - 1));
-}
-
 struct Columns {
   std::vector<double> s, u, hm, zsl, beta, epoch;
 };
@@ -121,22 +103,12 @@ Columns columns_of(const BenchmarkRowResult& row) {
   return c;
 }
 
-double mean_of(const std::vector<double>& v) {
-  double m = 0;
-  for (double x : v) m += x;
-  return v.empty() ? 0 : m / static_cast<double>(v.size());
-}
-
 std::string markdown_table(const std::vector<BenchmarkRowResult>& rows, const BenchmarkPlan& plan) {
   std::string out = fmt::format("# Benchmark on {}\n\n{} seed(s) from {}; test split, percent; mean ± sample std over "
                                 "seeds; beta chosen on validation; wall time per run (train + test).\n\n",
                                 plan.data, plan.seeds, plan.base_seed);
   out += "| method | runs | S | U | HM | ZSL | beta | best epoch | wall s |\n|---|---|---|---|---|---|---|---|---|\n";
-  auto pm = [](const std::vector<double>& v, int decimals) {
-    if (v.empty()) return std::string("-");
-    if (v.size() == 1) return fmt::format("{:.{}f}", v[0], decimals);
-    return fmt::format("{:.{}f} ± {:.{}f}", mean_of(v), decimals, sample_std(v), decimals);
-  };
+  const auto pm = format_mean_std;
   for (const auto& row : rows) {
     const Columns c = columns_of(row);
     out += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", row.label, row.runs.size(), pm(c.s, 2),
@@ -151,10 +123,12 @@ std::string csv_table(const std::vector<BenchmarkRowResult>& rows) {
   for (const auto& row : rows) {
     const Columns c = columns_of(row);
     auto pair = [](const std::vector<double>& v) {
-      return v.empty() ? std::string(",") : fmt::format("{:.4f},{:.4f}", mean_of(v), sample_std(v));
+      const MeanStd m = mean_and_sample_std(v);
+      return v.empty() ? std::string(",") : fmt::format("{:.4f},{:.4f}", m.mean, m.std);
     };
     out += fmt::format("{},{},{},{},{},{},{},{},{}\n", io::csv_field(row.label), row.runs.size(), pair(c.s), pair(c.u),
-                       pair(c.hm), pair(c.zsl), pair(c.beta), pair(c.epoch), mean_text(row.wall_seconds));
+                       pair(c.hm), pair(c.zsl), pair(c.beta), pair(c.epoch),
+                       row.wall_seconds.empty() ? "" : fmt::format("{:.4f}", mean_and_sample_std(row.wall_seconds).mean));
   }
   return out;
 }

@@ -27,18 +27,26 @@ ProtocolRun run_protocol(const TrainConfig& config, const data::ProtocolSets& se
   return run;
 }
 
-namespace {
-
-std::string cell(const std::vector<double>& values, int decimals) {
-  double mean = 0;
-  for (double v : values) mean += v;
-  mean /= static_cast<double>(values.size());
-  if (values.size() == 1) return fmt::format("{:.{}f}", mean, decimals);
+MeanStd mean_and_sample_std(const std::vector<double>& values) {
+  MeanStd m;
+  if (values.empty()) return m;
+  for (double v : values) m.mean += v;
+  m.mean /= static_cast<double>(values.size());
+  if (values.size() < 2) return m;
   double var = 0;
-  for (double v : values) var += (v - mean) * (v - mean);
-  const double sd = std::sqrt(var / static_cast<double>(values.size() - 1));  // sample std
-  return fmt::format("{:.{}f} ± {:.{}f}", mean, decimals, sd, decimals);
+  for (double v : values) var += (v - m.mean) * (v - m.mean);
+  m.std = std::sqrt(var / static_cast<double>(values.size() - 1));
+  return m;
 }
+
+std::string format_mean_std(const std::vector<double>& values, int decimals) {
+  if (values.empty()) return "-";
+  const MeanStd m = mean_and_sample_std(values);
+  if (values.size() == 1) return fmt::format("{:.{}f}", m.mean, decimals);
+  return fmt::format("{:.{}f} ± {:.{}f}", m.mean, decimals, m.std, decimals);
+}
+
+namespace {
 
 // Display width in columns (the ± sign is two bytes in UTF-8).
 size_t display_width(const std::string& s) {
@@ -70,8 +78,9 @@ std::string format_result_table(const std::vector<ResultRow>& rows) {
     }
     // A run without training (the training-free baseline) has no epoch.
     const bool trained = std::all_of(epoch.begin(), epoch.end(), [](double e) { return e >= 0; });
-    cells.push_back({cell(s, 2), cell(u, 2), cell(hm, 2), cell(zsl, 2), cell(beta, 2),
-                     trained ? cell(epoch, row.runs.size() > 1 ? 1 : 0) : "-"});
+    cells.push_back({format_mean_std(s, 2), format_mean_std(u, 2), format_mean_std(hm, 2), format_mean_std(zsl, 2),
+                     format_mean_std(beta, 2),
+                     trained ? format_mean_std(epoch, row.runs.size() > 1 ? 1 : 0) : "-"});
     label_width = std::max(label_width, display_width(row.label));
   }
   std::vector<size_t> widths(header.size());

@@ -45,4 +45,14 @@ struct ResultRow {
 };
 std::string format_result_table(const std::vector<ResultRow>& rows);
 
+// Over runs of one setting: the mean and the sample standard deviation (0 for fewer than two
+// values; both 0 for none).
+struct MeanStd {
+  double mean = 0;
+  double std = 0;
+};
+MeanStd mean_and_sample_std(const std::vector<double>& values);
+// "m" for one value, "m ± s" for several, "-" for none, with `decimals` decimals.
+std::string format_mean_std(const std::vector<double>& values, int decimals);
+
 }  // namespace avgzsl::training
