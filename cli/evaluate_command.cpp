@@ -36,8 +36,8 @@ void add_evaluate_command(CLI::App& app) {
     const data::Dataset dataset = data::load_dataset(data);  // once, for the run and the baseline
     if (!args->run.empty()) {
       const auto result = training::evaluate_run(args->run, dataset, args->method);
-      const std::string method = training::load_run_config(args->run).method;
-      rows.push_back({result.dataset_name + (method == "clipclap" ? "" : " " + method) + " (test)", {result.summary}});
+      rows.push_back({result.dataset_name + (result.method == "clipclap" ? "" : " " + result.method) + " (test)",
+                      {result.summary}});
     }
     std::string baseline_note;
     if (!args->no_baseline) {

@@ -2,8 +2,12 @@
 // evaluate_run reproducing it, stage 2 continuing stage 1, and the preamble's errors.
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <nlohmann/json.hpp>
+
 #include "avgzsl/data/dataset.h"
 #include "avgzsl/data/synthetic.h"
+#include "avgzsl/io/atomic_file.h"
 #include "avgzsl/io/safetensors.h"
 #include "avgzsl/reference/reference_checkpoint.h"
 #include "avgzsl/training/training_run.h"
@@ -45,6 +49,37 @@ TEST(TrainingRun, WritesARunThatEvaluateReproduces) {
   EXPECT_EQ(again.summary.validation.beta, trained.summary.validation.beta);
   // An existing run is kept unless replacing is asked for.
   EXPECT_NE(testing::typed_error_of([&] { train_run(tiny_config(tmp / "data"), tmp / "run", [](const std::string&) {}); }), "");
+}
+
+// Run directories written before methods existed (up to 65bd42d): config.json without "method"
+// and "method-options", checkpoint descriptions as save_clipclap_checkpoint wrote them
+// ({"format": "avgzsl-clipclap-checkpoint", "model": ClipClapOptions without "losses"}, no
+// "method", no "dims"). They are ClipClap runs and evaluate to the same numbers.
+TEST(TrainingRun, RunsWrittenBeforeMethodsExistedEvaluateAsClipClap) {
+  testing::TempDir tmp;
+  data::save_dataset(testing::tiny_dataset(3), tmp / "data");
+  const TrainRunResult trained = train_run(tiny_config(tmp / "data"), tmp / "run", [](const std::string&) {});
+  auto rewrite = [&](const fs::path& file, const std::function<void(nlohmann::json&)>& edit) {
+    nlohmann::json j = nlohmann::json::parse(io::read_file(file));
+    edit(j);
+    io::write_file_atomically(file, j.dump(2) + "\n");
+  };
+  rewrite(tmp / "run" / "config.json", [](nlohmann::json& j) {
+    j.erase("method");
+    j.erase("method-options");
+  });
+  for (const char* stage : {"stage1.json", "stage2.json"}) {
+    rewrite(tmp / "run" / stage, [](nlohmann::json& j) {
+      j.erase("method");
+      j.erase("dims");
+      j["model"].erase("losses");
+      j["format"] = "avgzsl-clipclap-checkpoint";
+    });
+  }
+  const TrainRunResult again = evaluate_run(tmp / "run", data::load_dataset(tmp / "data"), "clipclap");
+  EXPECT_EQ(again.method, "clipclap");
+  EXPECT_EQ(again.summary.test.hm, trained.summary.test.hm);
+  EXPECT_EQ(again.summary.test.zsl, trained.summary.test.zsl);
 }
 
 TEST(TrainingRun, StageTwoContinuesStageOneWithTheSameResult) {

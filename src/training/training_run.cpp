@@ -235,6 +235,7 @@ TrainRunResult train_run(TrainConfig config, const fs::path& run_dir, const Line
 
   TrainRunResult result;
   result.dataset_name = dataset.name;
+  result.method = config.method;
   const gzsl::MethodDims dims = method_dims(sets);
   ModelPtr stage1_model;
   if (!reuse_stage1) {
@@ -299,6 +300,7 @@ TrainRunResult evaluate_run(const fs::path& run_dir, const data::Dataset& datase
   }
   TrainRunResult result;
   result.dataset_name = dataset.name;
+  result.method = config.method;
   result.summary = evaluate_protocol_models(*stage1.model, *stage2.model, sets, best_epoch);
   result.tested = true;
   return result;

@@ -31,6 +31,7 @@ struct TrainRunResult {
   bool tested = false;       // false after --stage 1
   ProtocolSummary summary;   // validation always; test when `tested`
   std::string dataset_name;
+  std::string method;        // the run's --method
 };
 
 // Validates the dataset, the configuration and the output directory before any training.
