@@ -20,9 +20,9 @@ namespace fs = std::filesystem;
 // Folder -> layer; a folder may include its own folder and lower layers only.
 const std::map<std::string, int>& layers() {
   static const std::map<std::string, int> table = {
-      {"util", 0},       {"io", 1},         {"media", 1},      {"preprocessing", 1}, {"nn", 2},
+      {"util", 0},       {"io", 1},         {"media", 1},      {"preprocessing", 1}, {"nn", 2},         {"plot", 2},       {"projection", 2},
       {"encoders", 3},   {"gzsl", 3},       {"data", 3},       {"metrics", 3},       {"reference", 4},
-      {"extraction", 4}, {"training", 5},   {"prediction", 6}, {"inspection", 6},    {"cli", 7}};
+      {"extraction", 4}, {"training", 5},   {"prediction", 6}, {"inspection", 6},    {"report", 6},     {"cli", 7}};
   return table;
 }
 
