@@ -67,6 +67,15 @@ TEST_P(EveryMethod, OptionsAndCheckpointsRoundTripToTheSameModel) {
   const torch::Tensor d = model->distances(x, t);
   EXPECT_EQ(d.sizes(), (std::vector<int64_t>{5, 3}));
   EXPECT_TRUE(torch::equal(d, loaded.model->distances(x, t)));
+  // Where a method has one joint space (for the t-SNE figure), its distances are measured there.
+  const std::set<std::string> two_spaces = {"cjme", "avgzslnet"};
+  const std::optional<gzsl::JointEmbeddings> joint = model->joint_embeddings(x, t);
+  ASSERT_EQ(joint.has_value(), two_spaces.count(GetParam()) == 0);
+  if (joint) {
+    EXPECT_EQ(joint->videos.size(0), 5);
+    EXPECT_EQ(joint->classes.size(0), 3);
+    EXPECT_TRUE(torch::allclose(torch::cdist(joint->videos, joint->classes), d, 1e-5, 1e-6));
+  }
 }
 
 TEST_P(EveryMethod, TrainsTheProtocolAndEvaluateReproducesIt) {
@@ -89,6 +98,9 @@ TEST_P(EveryMethod, TrainsTheProtocolAndEvaluateReproducesIt) {
   const training::TrainRunResult again = training::evaluate_run(tmp / "run", data::load_dataset(tmp / "data"), GetParam());
   EXPECT_EQ(again.summary.test.hm, trained.summary.test.hm);
   EXPECT_EQ(again.summary.test.zsl, trained.summary.test.zsl);
+  const training::OpenedRun opened = training::open_run(tmp / "run", data::load_dataset(tmp / "data"));
+  EXPECT_EQ(opened.best_epoch, trained.summary.best_epoch);
+  EXPECT_TRUE(opened.stage2.has_value());
   // A run of one method is not taken for another's.
   const std::string other = GetParam() == "clipclap" ? "avca" : "clipclap";
   EXPECT_NE(testing::typed_error_of([&] { training::evaluate_run(tmp / "run", data::load_dataset(tmp / "data"), other); })

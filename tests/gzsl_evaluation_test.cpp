@@ -55,6 +55,14 @@ TEST_F(HandCase, LargeBetaPushesVideosToUnseenClasses) {
   EXPECT_DOUBLE_EQ(big.hm, 0.0);
 }
 
+TEST_F(HandCase, PredictedClassesAreTheHandWorkedOnes) {
+  // The report's error flow counts these: beta 0 sends video 2 (unseen) to seen class 0,
+  // beta 1 sends video 0 (seen) to unseen class 2, and video 1 keeps its tie.
+  EXPECT_EQ(stacking.predicted_classes(0.f), (std::vector<int64_t>{0, 1, 0, 2}));
+  EXPECT_EQ(stacking.predicted_classes(1.0f), (std::vector<int64_t>{2, 1, 2, 2}));
+  EXPECT_EQ(stacking.predicted_classes(1.5f), (std::vector<int64_t>{2, 2, 2, 2}));
+}
+
 TEST_F(HandCase, SearchPicksTheBetaWithTheHighestHm) {
   const GzslScores best = stacking.search({0.f, 0.5f, 1.0f, 1.5f});
   EXPECT_FLOAT_EQ(best.beta, 0.5f);

@@ -91,6 +91,12 @@ TEST(TrainingRun, StageTwoContinuesStageOneWithTheSameResult) {
   first.stage = "1";
   const TrainRunResult stage1 = train_run(first, tmp / "split", quiet);
   EXPECT_FALSE(stage1.tested);
+  // A stage-1 run opens without a stage-2 model, and evaluate says why it cannot test it.
+  const data::Dataset dataset = data::load_dataset(tmp / "data");
+  EXPECT_FALSE(open_run(tmp / "split", dataset).stage2.has_value());
+  EXPECT_NE(testing::typed_error_of([&] { evaluate_run(tmp / "split", dataset); })
+                .find("stage2.json: not found (a --stage 1 run has no stage-2 model to test)"),
+            std::string::npos);
   TrainConfig second;
   second.stage = "2";
   const TrainRunResult stage2 = train_run(second, tmp / "split", quiet);

@@ -278,6 +278,11 @@ torch::Tensor Avca::distances(const torch::Tensor& inputs, const torch::Tensor& 
   return torch::cdist(e.theta_v, e.theta_w);  // theta_a is computed by get_embeddings but never used
 }
 
+std::optional<JointEmbeddings> Avca::joint_embeddings(const torch::Tensor& inputs, const torch::Tensor& class_text) {
+  const AvcaEmbeddings e = embeddings(inputs, class_text);
+  return JointEmbeddings{e.theta_v, e.theta_w};
+}
+
 std::vector<torch::Tensor> Avca::trainable_parameters() {
   std::vector<torch::Tensor> out;
   for (const torch::nn::Module* m : std::initializer_list<const torch::nn::Module*>{

@@ -159,6 +159,12 @@ torch::Tensor BilinearCompatibility::distances(const torch::Tensor& inputs, cons
   return torch::cdist(out.projected, out.text);  // [N, K]
 }
 
+std::optional<JointEmbeddings> BilinearCompatibility::joint_embeddings(const torch::Tensor& inputs,
+                                                                       const torch::Tensor& class_text) {
+  const BilinearCompatibilityOutputs out = forward(inputs, class_text);
+  return JointEmbeddings{out.projected, out.text};
+}
+
 namespace {
 
 MethodSpec bilinear_spec(BilinearRanking ranking, std::string summary) {

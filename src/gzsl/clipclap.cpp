@@ -98,6 +98,10 @@ torch::Tensor ClipClapImpl::distances(const torch::Tensor& inputs, const torch::
   return torch::cdist(embed_videos(inputs), embed_classes(class_text));
 }
 
+std::optional<JointEmbeddings> ClipClapImpl::joint_embeddings(const torch::Tensor& inputs, const torch::Tensor& class_text) {
+  return JointEmbeddings{embed_videos(inputs), embed_classes(class_text)};
+}
+
 LossSwitches parse_losses(const std::string& text) {
   LossSwitches s{false, false, false};
   std::stringstream in(text);

@@ -17,6 +17,8 @@ void from_json(const nlohmann::json& j, MethodDims& d) {
 
 void Method::after_step(const TrainingBatch&) {}
 
+std::optional<JointEmbeddings> Method::joint_embeddings(const torch::Tensor&, const torch::Tensor&) { return std::nullopt; }
+
 std::vector<torch::Tensor> Method::trainable_parameters() { return parameters(/*recurse=*/true); }
 
 std::vector<std::pair<std::string, torch::Tensor>> Method::state_dict() const {

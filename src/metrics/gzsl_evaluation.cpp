@@ -176,6 +176,12 @@ GzslScores CalibratedStacking::evaluate(float beta) const {
   return score(predictions, beta);
 }
 
+std::vector<int64_t> CalibratedStacking::predicted_classes(float beta) const {
+  std::vector<int64_t> classes(num_videos_);
+  for (int64_t i = 0; i < num_videos_; ++i) classes[i] = columns_[predict(i, beta)];
+  return classes;
+}
+
 GzslScores CalibratedStacking::search(const std::vector<float>& betas) const {
   if (betas.empty()) throw std::invalid_argument("beta search needs at least one beta");
   GzslScores best;

@@ -276,32 +276,44 @@ TrainRunResult train_run(TrainConfig config, const fs::path& run_dir, const Line
   return result;
 }
 
-TrainRunResult evaluate_run(const fs::path& run_dir, const data::Dataset& dataset, const std::string& expected_method) {
+OpenedRun open_run(const fs::path& run_dir, const data::Dataset& dataset, const std::string& expected_method) {
   if (!fs::is_directory(run_dir)) throw std::runtime_error(run_dir.string() + ": run directory not found");
-  const TrainConfig config = load_run_config(run_dir);
-  if (!expected_method.empty() && config.method != expected_method) {
-    throw std::runtime_error(run_dir.string() + ": a run of method " + config.method + ", not " + expected_method);
+  OpenedRun run;
+  run.config = load_run_config(run_dir);
+  if (!expected_method.empty() && run.config.method != expected_method) {
+    throw std::runtime_error(run_dir.string() + ": a run of method " + run.config.method + ", not " + expected_method);
   }
-  const data::ProtocolSets sets = data::build_protocol_sets(dataset, config.modality, config.label_source());
-  gzsl::MethodCheckpoint stage1 = gzsl::load_method_checkpoint(run_dir / "stage1");
-  gzsl::MethodCheckpoint stage2 = gzsl::load_method_checkpoint(run_dir / "stage2");
-  for (const auto& [name, ckpt] : {std::pair<const char*, const gzsl::MethodCheckpoint*>{"stage1.json", &stage1},
-                                   {"stage2.json", &stage2}}) {
-    if (ckpt->model->method_name() != config.method) {
-      throw std::runtime_error((run_dir / name).string() + ": a " + ckpt->model->method_name() +
-                               " model, but config.json says method " + config.method);
+  run.sets = data::build_protocol_sets(dataset, run.config.modality, run.config.label_source());
+  auto check_method = [&](const gzsl::MethodCheckpoint& ckpt, const char* name) {
+    if (ckpt.model->method_name() != run.config.method) {
+      throw std::runtime_error((run_dir / name).string() + ": a " + ckpt.model->method_name() +
+                               " model, but config.json says method " + run.config.method);
     }
+  };
+  run.stage1 = gzsl::load_method_checkpoint(run_dir / "stage1");
+  check_method(run.stage1, "stage1.json");
+  // A --stage 1 run has no stage-2 files at all; a half-present pair is an error of its own.
+  if (fs::exists(run_dir / "stage2.json") || fs::exists(run_dir / "stage2.safetensors")) {
+    run.stage2 = gzsl::load_method_checkpoint(run_dir / "stage2");
+    check_method(*run.stage2, "stage2.json");
   }
-  int best_epoch = 0;
   try {
-    best_epoch = stage1.info.at("best_epoch").get<int>();
+    run.best_epoch = run.stage1.info.at("best_epoch").get<int>();
   } catch (const json::exception&) {
     throw std::runtime_error((run_dir / "stage1.json").string() + ": lacks 'best_epoch'");
   }
+  return run;
+}
+
+TrainRunResult evaluate_run(const fs::path& run_dir, const data::Dataset& dataset, const std::string& expected_method) {
+  OpenedRun run = open_run(run_dir, dataset, expected_method);
+  if (!run.stage2) {
+    throw std::runtime_error((run_dir / "stage2.json").string() + ": not found (a --stage 1 run has no stage-2 model to test)");
+  }
   TrainRunResult result;
   result.dataset_name = dataset.name;
-  result.method = config.method;
-  result.summary = evaluate_protocol_models(*stage1.model, *stage2.model, sets, best_epoch);
+  result.method = run.config.method;
+  result.summary = evaluate_protocol_models(*run.stage1.model, *run.stage2->model, run.sets, run.best_epoch);
   result.tested = true;
   return result;
 }

@@ -151,6 +151,8 @@ class Avca : public Method {
   void after_step(const TrainingBatch& batch) override;
   // ||theta_v(i) - theta_w(c)|| (src/utils.py evaluate_dataset_baseline, "video" mode): [N, K].
   torch::Tensor distances(const torch::Tensor& inputs, const torch::Tensor& class_text) override;
+  // theta_v and theta_w (the video-only evaluation space).
+  std::optional<JointEmbeddings> joint_embeddings(const torch::Tensor& inputs, const torch::Tensor& class_text) override;
   // optimizer_gen's tensors: A_proj, V_proj, A_rec, V_rec, V_enc, A_enc, cross_attention, D, W_proj.
   // Quirk: pos_emb1D is a parameter but not in the list, so it keeps its random initial value.
   std::vector<torch::Tensor> trainable_parameters() override;

@@ -94,6 +94,8 @@ class BilinearCompatibility : public Method {
   // Euclidean distances between bilinear(x) and the raw class texts (evaluate_dataset_baseline's
   // "audio" mode on the projected features), although training scores by dot product.
   torch::Tensor distances(const torch::Tensor& inputs, const torch::Tensor& class_text) override;
+  // bilinear(x) and the class texts.
+  std::optional<JointEmbeddings> joint_embeddings(const torch::Tensor& inputs, const torch::Tensor& class_text) override;
 
   BilinearRanking ranking() const { return ranking_; }
   const BilinearCompatibilityOptions& options() const { return options_; }

@@ -65,6 +65,8 @@ class ClipClapImpl : public Method {
   void after_step(const TrainingBatch& batch) override;
   // Euclidean distances between theta_o and theta_w (METHOD §7).
   torch::Tensor distances(const torch::Tensor& inputs, const torch::Tensor& class_text) override;
+  // theta_o and theta_w.
+  std::optional<JointEmbeddings> joint_embeddings(const torch::Tensor& inputs, const torch::Tensor& class_text) override;
 
   // x: [B, input_dim] video inputs; t: [B, text_dim] the class text of each video's label.
   ClipClapOutputs forward(const torch::Tensor& x, const torch::Tensor& t);

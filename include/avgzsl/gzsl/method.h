@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/nn/module.h>
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -48,6 +49,13 @@ struct MethodLoss {
   std::vector<NamedLoss> terms;   // the original's loss terms, for logs (may be empty)
 };
 
+// The space in which a method compares videos with classes, for figures (the paper's t-SNE of
+// theta_o and theta_w): distances() is the Euclidean distance between these rows.
+struct JointEmbeddings {
+  torch::Tensor videos;   // [N, E]
+  torch::Tensor classes;  // [K, E]
+};
+
 // Optimiser settings that belong to a method (Adam in every original).
 struct OptimizerSettings {
   double weight_decay = 0;  // Adam's L2 penalty
@@ -73,6 +81,9 @@ class Method : public torch::nn::Module {
   // classes `class_text` [K, text], as the original's evaluation computes them. Called in eval mode
   // under NoGradGuard by the caller.
   virtual torch::Tensor distances(const torch::Tensor& inputs, const torch::Tensor& class_text) = 0;
+  // The embeddings that distances() compares, same calling rules. Empty (the default) for a method
+  // without one such space: CJME and AVGZSLNet add or choose between an audio and a visual distance.
+  virtual std::optional<JointEmbeddings> joint_embeddings(const torch::Tensor& inputs, const torch::Tensor& class_text);
   // The tensors the original's optimiser updates (default: all parameters). AVCA's leaves its
   // positional embedding out, so it never trains.
   virtual std::vector<torch::Tensor> trainable_parameters();

@@ -61,6 +61,8 @@ class CalibratedStacking {
   GzslScores evaluate(float beta) const;
   // The beta of `betas` with the highest HM (the first of equals, like numpy.argmax).
   GzslScores search(const std::vector<float>& betas) const;
+  // Each video's GZSL prediction under `beta`, as a class id (what evaluate() counts).
+  std::vector<int64_t> predicted_classes(float beta) const;
 
  private:
   struct Candidate {

@@ -19,6 +19,8 @@
 #include <string>
 
 #include "avgzsl/data/dataset.h"
+#include "avgzsl/data/protocol_sets.h"
+#include "avgzsl/gzsl/method_checkpoint.h"
 #include "avgzsl/training/protocol.h"
 #include "avgzsl/training/train_config.h"
 #include "avgzsl/util/text.h"
@@ -47,6 +49,20 @@ struct TrainingInputs {
   data::Dataset dataset;
 };
 TrainingInputs prepare_training(TrainConfig config);
+
+// A finished run's models, ready to score: what `evaluate` and the figures of `report` start from.
+struct OpenedRun {
+  TrainConfig config;
+  data::ProtocolSets sets;              // built from the dataset as the run was trained
+  gzsl::MethodCheckpoint stage1;        // best stage-1 epoch (validation, beta search)
+  std::optional<gzsl::MethodCheckpoint> stage2;  // absent after --stage 1 (no test)
+  int best_epoch = 0;                   // 0-based
+};
+// Throws std::runtime_error naming the file: no run directory, unreadable config.json or
+// checkpoints, checkpoints of another method than config.json's, or (non-empty `expected_method`)
+// a run of another method.
+OpenedRun open_run(const std::filesystem::path& run_dir, const data::Dataset& dataset,
+                   const std::string& expected_method = "");
 
 // Re-evaluates a finished run from its checkpoints on `dataset` (normally the one it was
 // trained on: load_dataset(load_run_config(run_dir).data)). A non-empty `expected_method` that
