@@ -21,6 +21,8 @@ void add_merge_command(CLI::App& app);
 void add_embed_classes_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
+void add_tsne_command(CLI::App& app);
+void add_report_command(CLI::App& app);
 
 // "cpu" or "cuda[:N]"; throws std::invalid_argument when malformed or when CUDA is unavailable.
 torch::Device parse_device(const std::string& text);

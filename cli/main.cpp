@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
   avgzsl::cli::add_embed_classes_command(app);
   avgzsl::cli::add_predict_command(app);
   avgzsl::cli::add_inspect_command(app);
+  avgzsl::cli::add_tsne_command(app);
+  avgzsl::cli::add_report_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

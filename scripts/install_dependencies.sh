@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs every build and test dependency of avgzsl from Debian/Ubuntu packages.
 # Safe to re-run: it only calls apt-get when something is missing.
+#   scripts/install_dependencies.sh          what building and running avgzsl needs
+#   scripts/install_dependencies.sh --tests  also what only the test suite uses (a browser, sklearn)
 set -euo pipefail
 
 packages=(
@@ -14,8 +16,16 @@ packages=(
   zlib1g-dev              # OpenAI's gzipped BPE vocabulary
   ffmpeg sox              # command-line tools the tests use to synthesise videos and audio
   python3-torch python3-numpy  # tests only: the real torch.save and numpy write fixtures (never used at run time)
+  libcairo2-dev fonts-dejavu-core  # figures: cairo draws PNG and PDF, with DejaVu Sans as the font
   libgtest-dev libgmock-dev libbenchmark-dev
 )
+if [ "${1:-}" = "--tests" ]; then
+  packages+=(
+    chromium                # the report page is loaded in a real headless browser
+    python3-sklearn         # t-SNE is validated against scikit-learn's on the same inputs
+    libpugixml-dev          # figure tests parse the SVG files as XML
+  )
+fi
 
 missing=()
 for p in "${packages[@]}"; do

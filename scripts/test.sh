@@ -3,7 +3,7 @@
 # sanitizer run of the parser and decoder tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install_dependencies.sh
+scripts/install_dependencies.sh --tests
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DAVGZSL_BUILD_TESTS=ON -DAVGZSL_BUILD_BENCHMARKS=ON > /dev/null
 cmake --build build -j"$(nproc)"
 cd build

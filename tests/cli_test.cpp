@@ -5,7 +5,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cairo.h>
+#include <fmt/format.h>
+
 #include <array>
+#include <set>
 #include <cstdio>
 #include <fstream>
 #include <limits>
@@ -656,6 +660,131 @@ TEST_F(CliExtract, AudioVisualDatasetTrainedRunPredictsAndEvaluatesBesideTheTrai
   expect_one_line_error(run("embed-classes --names " + (dir_ / "names.txt").string() + " --clip " + (dir_ / "clip").string() +
                             " --clap " + clap + " --out " + (dir_ / "text.npy").string()),
                         "one encoder");
+}
+
+// What headless Chromium reports of a page: its console messages (Chromium logs each one as
+// "...:INFO:CONSOLE:<line>] "<message>", source: ...") and the screenshot's file.
+struct BrowserLoad {
+  int code = -1;
+  std::vector<std::string> console;
+  fs::path screenshot;
+};
+
+std::string chromium_path() {
+  for (const char* candidate : {"/usr/bin/chromium", "/usr/bin/chromium-browser"}) {
+    if (fs::exists(candidate)) return candidate;
+  }
+  return "";
+}
+
+BrowserLoad load_in_browser(const fs::path& page, const fs::path& screenshot, int width, int height) {
+  // --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
+  const std::string command = fmt::format(
+      "timeout 120 {} --headless --no-sandbox --disable-gpu --hide-scrollbars --enable-logging=stderr --v=0 "
+      "--window-size={},{} --screenshot={} file://{} 2>&1",
+      chromium_path(), width, height, screenshot.string(), fs::absolute(page).string());
+  BrowserLoad load;
+  load.screenshot = screenshot;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return load;
+  std::string out;
+  std::array<char, 4096> buffer{};
+  for (size_t n; (n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0;) out.append(buffer.data(), n);
+  const int status = ::pclose(pipe);
+  load.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find(":CONSOLE") != std::string::npos) load.console.push_back(line);
+  }
+  return load;
+}
+
+// The screenshot's size, and how much of it is drawn: the share of pixels that are not white and
+// whether a given colour (a palette colour of the figures) appears.
+struct Screenshot {
+  int width = 0, height = 0;
+  double drawn_share = 0;
+  size_t colours = 0;
+  bool has_colour(uint32_t rgb) const { return seen.count(rgb) > 0; }
+  std::set<uint32_t> seen;
+};
+
+Screenshot read_screenshot(const fs::path& png) {
+  Screenshot s;
+  cairo_surface_t* image = cairo_image_surface_create_from_png(png.c_str());
+  if (cairo_surface_status(image) == CAIRO_STATUS_SUCCESS) {
+    s.width = cairo_image_surface_get_width(image);
+    s.height = cairo_image_surface_get_height(image);
+    const int stride = cairo_image_surface_get_stride(image);
+    const unsigned char* data = cairo_image_surface_get_data(image);
+    int64_t drawn = 0;
+    for (int y = 0; y < s.height; ++y) {
+      const auto* row = reinterpret_cast<const uint32_t*>(data + static_cast<ptrdiff_t>(y) * stride);
+      for (int x = 0; x < s.width; ++x) {
+        const uint32_t rgb = row[x] & 0xFFFFFFu;
+        drawn += rgb != 0xFFFFFFu;
+        s.seen.insert(rgb);
+      }
+    }
+    s.drawn_share = s.width * s.height == 0 ? 0 : static_cast<double>(drawn) / (static_cast<double>(s.width) * s.height);
+    s.colours = s.seen.size();
+  }
+  cairo_surface_destroy(image);
+  return s;
+}
+
+TEST_F(Cli, TheReportPageLoadsInAHeadlessBrowserWithoutAConsoleMessage) {
+  if (chromium_path().empty()) GTEST_SKIP() << "chromium is not installed (scripts/install_dependencies.sh --tests installs it)";
+  const fs::path run_dir = dir_ / "run";
+  ASSERT_EQ(run("train --data " + data().string() + " --out " + run_dir.string() + " " + quick()).code, 0);
+  const Result report = run("report --run " + run_dir.string() + " --out " + (dir_ / "report.html").string() +
+                            " --tsne-per-class 8 --tsne-perplexity 5 --threads 1");
+  ASSERT_EQ(report.code, 0) << report.out;
+  EXPECT_NE(report.out.find("wrote " + (dir_ / "report.html").string() + " and 10 figure files"), std::string::npos) << report.out;
+  // The page alone, in a folder of its own: it needs no other file.
+  fs::create_directories(dir_ / "alone");
+  fs::copy_file(dir_ / "report.html", dir_ / "alone" / "report.html");
+  const BrowserLoad load = load_in_browser(dir_ / "alone" / "report.html", dir_ / "shot.png", 1000, 2400);
+  ASSERT_EQ(load.code, 0);
+  EXPECT_TRUE(load.console.empty()) << load.console.front();
+  const Screenshot shot = read_screenshot(load.screenshot);
+  EXPECT_EQ(shot.width, 1000);
+  EXPECT_EQ(shot.height, 2400);
+  // Not blank: text, axes and coloured marks (Tol's indigo and rose: seen and unseen classes).
+  EXPECT_GT(shot.drawn_share, 0.03);
+  EXPECT_GT(shot.colours, 50u);
+  EXPECT_TRUE(shot.has_colour(0x332288)) << "no seen-class indigo";
+  EXPECT_TRUE(shot.has_colour(0xCC6677)) << "no unseen-class rose";
+
+  // The check can fail: a page with a script error is caught, and a blank page is blank.
+  io::write_file_atomically(dir_ / "broken.html",
+                            "<!DOCTYPE html><html><body><p>x</p><script>console.error('boom')</script></body></html>");
+  const BrowserLoad broken = load_in_browser(dir_ / "broken.html", dir_ / "broken.png", 400, 300);
+  ASSERT_EQ(broken.console.size(), 1u);
+  EXPECT_NE(broken.console[0].find("boom"), std::string::npos);
+  io::write_file_atomically(dir_ / "blank.html", "<!DOCTYPE html><html><body></body></html>");
+  EXPECT_EQ(read_screenshot(load_in_browser(dir_ / "blank.html", dir_ / "blank.png", 400, 300).screenshot).drawn_share, 0.0);
+}
+
+TEST_F(Cli, TsneAndReportRefuseBadInputInOneLine) {
+  const fs::path run_dir = dir_ / "run";
+  ASSERT_EQ(run("train --data " + data().string() + " --out " + run_dir.string() + " " + quick()).code, 0);
+  const std::string tsne = "tsne --run " + run_dir.string() + " --threads 1 ";
+  expect_one_line_error(run(tsne + "--out " + (dir_ / "f.png").string() + " --per-class 0"), "--per-class must be at least 1, got 0");
+  expect_one_line_error(run(tsne + "--out " + (dir_ / "f.png").string() + " --classes NoSuchClass"),
+                        "unknown class 'NoSuchClass'");
+  expect_one_line_error(run(tsne + "--out " + (dir_ / "f.gif").string()), "unknown figure format");
+  expect_one_line_error(run(tsne + "--out /proc/f.png"), "/proc");
+  EXPECT_FALSE(fs::exists(dir_ / "f.png"));
+  expect_one_line_error(run("report --out " + (dir_ / "r.html").string()), "give one of --run, --ablation, --benchmark");
+  expect_one_line_error(run("report --benchmark " + data().string() + " --out " + (dir_ / "r.html").string()),
+                        "results.json: not found");
+  // A figure in each format, with the shape its format promises.
+  const Result pdf = run(tsne + "--out " + (dir_ / "f.pdf").string() + " --per-class 8 --perplexity 5");
+  ASSERT_EQ(pdf.code, 0) << pdf.out;
+  EXPECT_EQ(io::read_file(dir_ / "f.pdf").rfind("%PDF-", 0), 0u);
+  ASSERT_EQ(run(tsne + "--out " + (dir_ / "f.png").string() + " --per-class 8 --perplexity 5").code, 0);
+  EXPECT_GT(read_screenshot(dir_ / "f.png").drawn_share, 0.02);
 }
 
 }  // namespace
