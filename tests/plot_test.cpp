@@ -366,7 +366,7 @@ TEST(PlotTest, NiceTicksStepBy1_2Or5) {
   const auto ticks = linear_ticks(-0.13, 1.07, 6);
   EXPECT_EQ(ticks.labels, (std::vector<std::string>{"0.0", "0.2", "0.4", "0.6", "0.8", "1.0"}));
   EXPECT_EQ(linear_ticks(-2.2, 52, 6).labels, (std::vector<std::string>{"0", "10", "20", "30", "40", "50"}));
-  EXPECT_EQ(linear_ticks(-1, 1, 2).labels, (std::vector<std::string>{"-1", "0", "1"}));
+  EXPECT_EQ(linear_ticks(-1, 1, 2).labels, (std::vector<std::string>{"−1", "0", "1"}));
   EXPECT_EQ(log_ticks(-5.1, -2.9, 5).labels, (std::vector<std::string>{"10⁻⁵", "10⁻⁴", "10⁻³"}));
   // A constant learning rate: less than two powers of ten in range.
   EXPECT_EQ(log_ticks(-4.5, -3.5, 5).labels, (std::vector<std::string>{"5×10⁻⁵", "10⁻⁴", "2×10⁻⁴"}));

@@ -126,7 +126,13 @@ std::string draw_with_cairo(const DisplayList& list, Format format, double png_d
   {
     std::unique_ptr<cairo_t, ContextDeleter> context(cairo_create(surface.get()));
     cairo_t* cr = context.get();
-    if (format == Format::png) cairo_scale(cr, scale, scale);
+    if (format == Format::png) {
+      // White to the last pixel: a size in points rarely maps to whole pixels, and the display
+      // list's background would leave the partly covered last row or column grey.
+      cairo_set_source_rgb(cr, 1, 1, 1);
+      cairo_paint(cr);
+      cairo_scale(cr, scale, scale);
+    }
     // Unhinted metrics: glyph advances as the layout measured them, at every resolution.
     cairo_font_options_t* options = cairo_font_options_create();
     cairo_font_options_set_hint_metrics(options, CAIRO_HINT_METRICS_OFF);

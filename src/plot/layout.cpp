@@ -426,7 +426,7 @@ PanelPlan plan_panel(const Panel& panel, double box_width, double box_height, st
   double left = 3 * m.font, bottom = m.tick + m.gap + m.line + (panel.x_label.empty() ? 0 : m.line);
   for (int pass = 0; pass < 3; ++pass) {
     const double plot_height = std::max(box_height - plan.top - forced_bottom.value_or(bottom), m.font);
-    const int y_target = std::clamp(static_cast<int>(plot_height / (3.2 * m.font)), 2, 8);
+    const int y_target = std::clamp(static_cast<int>(plot_height / (2 * m.font)), 2, 10);
     plan.y.ticks = ticks_for(plan.y, y_target);
     const double y_labels = panel.show_tick_labels ? widest(plan.y.ticks.labels, m.font, text) + m.gap : 0;
     left = 1 + (panel.y_label.empty() ? 0 : m.line) + y_labels + m.tick;
@@ -442,7 +442,7 @@ PanelPlan plan_panel(const Panel& panel, double box_width, double box_height, st
       plan.x_label_depth = plan.categories.shown ? m.gap + plan.categories.depth : 0;
     } else {
       // Fewer ticks until their labels stop crowding each other.
-      for (int target = std::clamp(static_cast<int>(plot_width / (5 * m.font)), 2, 10);; --target) {
+      for (int target = std::clamp(static_cast<int>(plot_width / (3.5 * m.font)), 2, 10);; --target) {
         plan.x.ticks = ticks_for(plan.x, target);
         if (!panel.show_tick_labels || target <= 2 || plan.x.ticks.values.size() < 2) break;
         const double spacing = plot_width * std::abs(plan.x.fraction(plan.x.ticks.values[1]) - plan.x.fraction(plan.x.ticks.values[0]));
@@ -516,15 +516,11 @@ void draw_panel(Painter& paint, const Panel& panel, const PanelPlan& plan, doubl
     }
   }
 
+  const auto visible = [&](const VerticalLine& line) {
+    return std::isfinite(line.x) && line.x >= std::min(plan.x.lo, plan.x.hi) && line.x <= std::max(plan.x.lo, plan.x.hi);
+  };
   for (const VerticalLine& line : panel.vertical_lines) {
-    if (!std::isfinite(line.x) || line.x < std::min(plan.x.lo, plan.x.hi) || line.x > std::max(plan.x.lo, plan.x.hi)) continue;
-    const double x = px(line.x);
-    paint.path({{{x, y0}, {x, y1}}}, Stroke{line.color, 1, line.dashed}, "reference-line");
-    const std::string label = clean_text(line.label);
-    const double label_width = text.width(label, m.font);
-    const bool room_right = x + m.gap + label_width <= x1;
-    paint.text({room_right ? x + m.gap : x - m.gap, y0 + m.cap + m.gap}, label, m.font, room_right ? Anchor::start : Anchor::end,
-               0, false, line.color);
+    if (visible(line)) paint.path({{{px(line.x), y0}, {px(line.x), y1}}}, Stroke{line.color, 1, line.dashed}, "reference-line");
   }
 
   for (const Series& series : panel.series) {
@@ -561,6 +557,19 @@ void draw_panel(Painter& paint, const Panel& panel, const PanelPlan& plan, doubl
       if (inside(p)) paint.marker(p, series.marker, series.marker_size, series.color, series.marker_opacity, series.marker_edge, "point");
     }
     paint.end();
+  }
+
+  // Reference-line labels over the data, each on a white patch: lines may run through the spot.
+  for (const VerticalLine& line : panel.vertical_lines) {
+    const std::string label = clean_text(line.label);
+    if (!visible(line) || label.empty()) continue;
+    const double x = px(line.x);
+    const double label_width = text.width(label, m.font);
+    const bool room_right = x + m.gap + label_width <= x1;
+    const double patch_x = room_right ? x + m.gap / 2 : x - m.gap * 1.5 - label_width;
+    paint.rect(patch_x, y0 + m.gap / 2, label_width + m.gap, m.cap + m.gap * 1.5, Fill{white, true, 0.85}, {}, "reference-label");
+    paint.text({room_right ? x + m.gap : x - m.gap, y0 + m.cap + m.gap}, label, m.font, room_right ? Anchor::start : Anchor::end,
+               0, false, line.color);
   }
 
   // Axes over the data; a full frame where the ticks mean nothing (t-SNE coordinates).

@@ -49,7 +49,9 @@ Ticks linear_ticks(double lo, double hi, int target) {
     double value = k * step;
     if (std::abs(value) < step * 1e-9) value = 0;  // never "-0"
     ticks.values.push_back(value);
-    ticks.labels.push_back(general ? fmt::format("{:.{}g}", value, significant) : fmt::format("{:.{}f}", value, decimals));
+    std::string label = general ? fmt::format("{:.{}g}", value, significant) : fmt::format("{:.{}f}", value, decimals);
+    if (label[0] == '-') label.replace(0, 1, "−");  // the minus sign, as wide as the digits
+    ticks.labels.push_back(std::move(label));
   }
   return ticks;
 }
