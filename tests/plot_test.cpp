@@ -257,6 +257,39 @@ Figure methods_figure() {
   return figure;
 }
 
+// One t-SNE panel in a paper column, the legend below it.
+Figure tsne_column_figure() {
+  Figure figure = tsne_figure();
+  figure.panels.erase(figure.panels.begin(), figure.panels.begin() + 2);
+  figure.width = 243;
+  figure.height = 230;
+  figure.legend_right = false;
+  return figure;
+}
+
+// 51 classes: the right legend needs several columns and shortened names.
+Figure many_classes_figure() {
+  Figure figure = tsne_figure();
+  figure.panels.resize(2);
+  figure.legend.clear();
+  for (int c = 0; c < 51; ++c) {
+    figure.legend.push_back({nine_classes[c % 9] + (c >= 9 ? " " + std::to_string(c) : ""), qualitative_palette()[c % 9]});
+  }
+  figure.legend[5].label = "a class name far too long for any legend column whatsoever";
+  return figure;
+}
+
+Figure per_class_300_figure() {
+  Figure figure = per_class_figure();
+  figure.panels[0].bars.clear();
+  for (int i = 0; i < 300; ++i) {
+    figure.panels[0].bars.push_back({"c" + std::to_string(i), 90 * std::exp(-i / 80.0), 0,
+                                     i % 4 == 0 ? qualitative_palette()[0] : qualitative_palette()[1]});
+  }
+  figure.panels[0].x_label = "classes (300, sorted)";
+  return figure;
+}
+
 // --- Tests ---
 
 TEST(PlotTest, ScatterSvgHasOnePointElementPerFinitePointAndTheLegendTexts) {
@@ -431,7 +464,8 @@ TEST(PlotTest, ErrorsNameThePanel) {
 TEST(PlotTest, ExampleFiguresRenderInEveryFormat) {
   const std::vector<std::pair<std::string, Figure>> figures = {
       {"tsne", tsne_figure()},         {"training_curves", training_curves_figure()}, {"learning_rate", learning_rate_figure()},
-      {"per_class", per_class_figure()}, {"methods", methods_figure()}};
+      {"per_class", per_class_figure()}, {"methods", methods_figure()},
+      {"tsne_column", tsne_column_figure()}, {"many_classes", many_classes_figure()}, {"per_class_300", per_class_300_figure()}};
   const char* look = std::getenv("AVGZSL_PLOT_LOOK_DIR");
   for (const auto& [name, figure] : figures) {
     for (const auto& [format, extension] : {std::pair{Format::png, ".png"}, {Format::svg, ".svg"}, {Format::pdf, ".pdf"}}) {
