@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -290,6 +291,32 @@ Figure per_class_300_figure() {
   return figure;
 }
 
+// Every marker, in the data and in a legend with lines.
+Figure markers_figure() {
+  Figure figure;
+  figure.width = 243;
+  figure.height = 140;
+  Panel panel;
+  panel.x_label = "x";
+  panel.y_label = "y";
+  const std::vector<std::pair<Marker, std::string>> markers = {{Marker::circle, "circle"},     {Marker::square, "square"},
+                                                               {Marker::diamond, "diamond"},   {Marker::triangle, "triangle"},
+                                                               {Marker::cross, "cross"},       {Marker::plus, "plus"}};
+  for (size_t k = 0; k < markers.size(); ++k) {
+    Series s;
+    s.color = qualitative_palette()[k];
+    s.marker = markers[k].first;
+    s.marker_size = 5;
+    s.line = k % 2 == 0;
+    s.dashed = k == 4;
+    for (int i = 0; i < 6; ++i) s.x.push_back(i), s.y.push_back(-3.0 + k + 0.3 * i);
+    panel.series.push_back(s);
+    figure.legend.push_back({markers[k].second, s.color, s.marker, s.line, s.dashed});
+  }
+  figure.panels.push_back(panel);
+  return figure;
+}
+
 // --- Tests ---
 
 TEST(PlotTest, ScatterSvgHasOnePointElementPerFinitePointAndTheLegendTexts) {
@@ -454,6 +481,10 @@ TEST(PlotTest, ErrorsNameThePanel) {
   log_bars.panels[0].bars[2].value = -1;
   EXPECT_NE(error_of([&] { render(log_bars, Format::svg); }).find("DEVISE"), std::string::npos);
 
+  Figure no_pixels = three_class_scatter();
+  no_pixels.png_dpi = 0;
+  EXPECT_NE(error_of([&] { render(no_pixels, Format::png); }).find("png_dpi"), std::string::npos);
+
   const std::string extension = error_of([] { format_of("figures/tsne.jpg"); });
   EXPECT_NE(extension.find("figures/tsne.jpg"), std::string::npos) << extension;
   EXPECT_EQ(format_of("a/B.PNG"), Format::png);
@@ -465,7 +496,8 @@ TEST(PlotTest, ExampleFiguresRenderInEveryFormat) {
   const std::vector<std::pair<std::string, Figure>> figures = {
       {"tsne", tsne_figure()},         {"training_curves", training_curves_figure()}, {"learning_rate", learning_rate_figure()},
       {"per_class", per_class_figure()}, {"methods", methods_figure()},
-      {"tsne_column", tsne_column_figure()}, {"many_classes", many_classes_figure()}, {"per_class_300", per_class_300_figure()}};
+      {"tsne_column", tsne_column_figure()}, {"many_classes", many_classes_figure()}, {"per_class_300", per_class_300_figure()},
+      {"markers", markers_figure()}};
   const char* look = std::getenv("AVGZSL_PLOT_LOOK_DIR");
   for (const auto& [name, figure] : figures) {
     for (const auto& [format, extension] : {std::pair{Format::png, ".png"}, {Format::svg, ".svg"}, {Format::pdf, ".pdf"}}) {

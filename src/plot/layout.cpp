@@ -234,6 +234,7 @@ struct LegendGrid {
   int columns = 0, rows = 0;
   bool column_major = true;  // fill columns top to bottom (right legend) or rows (legend below)
   std::vector<double> column_widths;
+  double swatch = 0;  // one width for all, so that the texts of a column line up
   double width = 0, height = 0;
 };
 
@@ -242,10 +243,12 @@ double legend_row_height(const Metrics& m) { return 1.35 * m.font; }
 
 void measure_columns(LegendGrid& grid, const Metrics& m, const TextMeasurer& text) {
   grid.column_widths.assign(grid.columns, 0);
+  grid.swatch = 0;
+  for (const LegendEntry& e : grid.entries) grid.swatch = std::max(grid.swatch, swatch_width(e, m));
   for (size_t i = 0; i < grid.entries.size(); ++i) {
     const int column = grid.column_major ? static_cast<int>(i) / grid.rows : static_cast<int>(i) % grid.columns;
     const LegendEntry& e = grid.entries[i];
-    grid.column_widths[column] = std::max(grid.column_widths[column], swatch_width(e, m) + m.gap + text.width(e.label, m.font));
+    grid.column_widths[column] = std::max(grid.column_widths[column], grid.swatch + m.gap + text.width(e.label, m.font));
   }
   if (!grid.column_major) {  // a grid below the panels aligns its columns
     const double widest_column = *std::max_element(grid.column_widths.begin(), grid.column_widths.end());
@@ -259,9 +262,7 @@ void measure_columns(LegendGrid& grid, const Metrics& m, const TextMeasurer& tex
 // Shortens labels so that `columns` columns fit in `max_width`.
 void fit_labels(LegendGrid& grid, double max_width, const Metrics& m, const TextMeasurer& text) {
   const double gaps = (grid.columns - 1) * m.font;
-  double swatches = 0;
-  for (const LegendEntry& e : grid.entries) swatches = std::max(swatches, swatch_width(e, m) + m.gap);
-  const double label_width = std::max((max_width - gaps) / grid.columns - swatches, 3 * m.font);
+  const double label_width = std::max((max_width - gaps) / grid.columns - grid.swatch - m.gap, 3 * m.font);
   for (LegendEntry& e : grid.entries) e.label = text.fit(e.label, label_width, m.font);
   measure_columns(grid, m, text);
 }
@@ -291,8 +292,9 @@ LegendGrid legend_in_rows(const std::vector<LegendEntry>& entries, double max_wi
   LegendGrid grid = clean_entries(entries);
   grid.column_major = false;
   const int n = static_cast<int>(grid.entries.size());
-  double entry_width = 0;
-  for (const LegendEntry& e : grid.entries) entry_width = std::max(entry_width, swatch_width(e, m) + m.gap + text.width(e.label, m.font));
+  double swatch = 0, label = 0;
+  for (const LegendEntry& e : grid.entries) swatch = std::max(swatch, swatch_width(e, m)), label = std::max(label, text.width(e.label, m.font));
+  const double entry_width = swatch + m.gap + label;
   grid.columns = std::clamp(static_cast<int>((max_width + m.font) / (entry_width + m.font)), 1, n);
   grid.rows = (n + grid.columns - 1) / grid.columns;
   measure_columns(grid, m, text);
@@ -362,9 +364,9 @@ class Painter {
       for (int c = 0; c < column; ++c) left += grid.column_widths[c];
       const double middle = y + (row + 0.5) * row_height;
       const LegendEntry& e = grid.entries[i];
-      const double swatch = swatch_width(e, m_);
+      const double swatch = grid.swatch;
       begin("legend-entry");
-      if (e.line) path({{{left, middle}, {left + swatch, middle}}}, Stroke{e.color, 1.25}, "legend-line");
+      if (e.line) path({{{left, middle}, {left + swatch, middle}}}, Stroke{e.color, 1.25, e.dashed}, "legend-line");
       marker({left + swatch / 2, middle}, e.marker, 0.75 * m_.font, e.color, 1, false, "legend-marker");
       text({left + swatch + m_.gap, middle + m_.cap / 2}, e.label, m_.font, Anchor::start);
       end();
@@ -419,7 +421,7 @@ PanelPlan plan_panel(const Panel& panel, double box_width, double box_height, st
   plan.top = forced_top.value_or(plan.natural_top);
   std::vector<LegendEntry> entries;
   for (const Series& s : panel.series) {
-    if (!s.label.empty()) entries.push_back({s.label, s.color, s.marker, s.line});
+    if (!s.label.empty()) entries.push_back({s.label, s.color, s.marker, s.line, s.dashed});
   }
   if (panel.legend && !entries.empty()) plan.legend = legend_in_rows(entries, box_width, m, text);
 

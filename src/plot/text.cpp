@@ -2,7 +2,9 @@
 
 #include <cairo.h>
 
+#include <cstdint>
 #include <stdexcept>
+#include <vector>
 
 namespace avgzsl::plot::detail {
 

@@ -85,6 +85,7 @@ struct LegendEntry {
   Color color;
   Marker marker = Marker::circle;
   bool line = false;                       // a short line through the marker
+  bool dashed = false;                     // ... dashed
 };
 
 struct Figure {
