@@ -42,6 +42,8 @@ struct Series {
   Marker marker = Marker::circle;
   double marker_size = 4;        // diameter in pt
   double marker_opacity = 1;     // 0..1 (dense scatters read better at ~0.7)
+  bool marker_edge = false;      // a thin dark outline, to set a few markers apart from a dense
+                                 // scatter (e.g. the class-text diamonds of a t-SNE figure)
   bool line = false;             // join the points in order
   bool dashed = false;
   double line_width = 1.25;      // pt
@@ -83,6 +85,7 @@ struct LegendEntry {
   Color color;
   Marker marker = Marker::circle;
   bool line = false;                       // a short line through the marker
+  bool dashed = false;                     // ... dashed
 };
 
 struct Figure {
