@@ -33,7 +33,7 @@ std::vector<std::string> result_cells(const std::string& label, const training::
           percent(s.test.hm),
           percent(s.test.zsl),
           fmt::format("{:.2f}", s.validation.beta),
-          with_epoch ? std::to_string(s.best_epoch + 1) : "-"};
+          with_epoch ? std::to_string(s.best_epoch) : "-"};  // 0-based, as `evaluate` prints it
 }
 
 // validation_metrics.csv, one row per epoch of both stages.
@@ -82,7 +82,7 @@ plot::Figure curves_figure(const std::map<int, EpochCurve>& curves, int best_epo
   f.height = 200;
   for (const auto& [stage, c] : curves) {
     plot::Panel p;
-    p.title = stage == 1 ? "stage 1: train, validate" : "stage 2: train + val (validation seen in training)";
+    p.title = stage == 1 ? "stage 1: train, validate" : "stage 2: train + val";
     p.x_label = "epoch";
     p.y_label = "validation accuracy (%)";
     p.series = {line("S", c.epoch, c.seen, seen_color(), plot::Marker::circle),
@@ -101,7 +101,9 @@ plot::Figure curves_figure(const std::map<int, EpochCurve>& curves, int best_epo
   for (const auto& [stage, c] : curves) {
     plot::Series s = line("stage " + std::to_string(stage), c.epoch, c.lr, plot::qualitative_palette()[stage == 1 ? 4 : 6],
                           markers[stage == 1 ? 0 : 1]);
+    // Both stages usually share the schedule: stage 1 wide and solid under stage 2 dashed, so both show.
     s.dashed = stage == 2;
+    s.line_width = stage == 1 ? 3 : 1.25;
     lr.series.push_back(std::move(s));
   }
   lr.legend = true;
@@ -197,13 +199,13 @@ plot::Figure error_flow_figure(const ErrorFlow& e) {
   plot::Panel p;
   p.title = "test predictions by group (GZSL, at the test beta)";
   p.y_label = "videos";
-  p.x_label = "true class -> predicted class";
+  p.x_label = "true class → predicted class";
   p.bars = {{"seen: right", static_cast<double>(e.seen_correct), 0, seen_color()},
-            {"seen -> other seen", static_cast<double>(e.seen_to_seen), 0, seen_color()},
-            {"seen -> unseen", static_cast<double>(e.seen_to_unseen), 0, unseen_color()},
+            {"seen → other seen", static_cast<double>(e.seen_to_seen), 0, seen_color()},
+            {"seen → unseen", static_cast<double>(e.seen_to_unseen), 0, unseen_color()},
             {"unseen: right", static_cast<double>(e.unseen_correct), 0, unseen_color()},
-            {"unseen -> other unseen", static_cast<double>(e.unseen_to_unseen), 0, unseen_color()},
-            {"unseen -> seen", static_cast<double>(e.unseen_to_seen), 0, seen_color()}};
+            {"unseen → other unseen", static_cast<double>(e.unseen_to_unseen), 0, unseen_color()},
+            {"unseen → seen", static_cast<double>(e.unseen_to_seen), 0, seen_color()}};
   plot::Figure f;
   f.width = 360;
   f.height = 240;
@@ -274,7 +276,7 @@ WrittenReport write_run_report(const fs::path& run_dir, const fs::path& out_html
   } catch (const std::runtime_error& e) {
     baseline_note = std::string("No training-free row: ") + e.what();
   }
-  page.table({"", "S (%)", "U (%)", "HM (%)", "ZSL (%)", "beta", "best epoch"}, result_rows);
+  page.table({"", "S (%)", "U (%)", "HM (%)", "ZSL (%)", "beta", "best epoch (from 0)"}, result_rows);
   page.paragraph("S, U: mean per-class accuracy over seen and unseen test classes, calibrated stacking at the test beta " +
                  fmt::format("{:.4f}", test_beta) + " (from validation); HM their harmonic mean; ZSL: unseen classes only. "
                  "The training-free row scores CLIP/CLAP cosine similarities without training.");
