@@ -24,13 +24,7 @@ namespace fs = std::filesystem;
 const auto quiet = [](const std::string&) {};
 
 training::TrainConfig tiny_config(const fs::path& data) {
-  training::TrainConfig c;
-  c.data = data.string();
-  c.epochs = 2;
-  c.batches_per_epoch = 4;
-  c.batch_size = 16;
-  c.hidden_dim = 16;
-  c.embedding_dim = 8;
+  training::TrainConfig c = testing::tiny_train_config(data);
   c.threads = 1;
   return c;
 }

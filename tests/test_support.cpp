@@ -34,6 +34,17 @@ data::Dataset tiny_dataset(uint64_t seed) {
   return data::make_synthetic_dataset(o);
 }
 
+training::TrainConfig tiny_train_config(const fs::path& data) {
+  training::TrainConfig c;
+  c.data = data.string();
+  c.epochs = 2;
+  c.batches_per_epoch = 4;
+  c.batch_size = 16;
+  c.hidden_dim = 16;
+  c.embedding_dim = 8;
+  return c;
+}
+
 fs::path fixture_dir() { return AVGZSL_FIXTURE_DIR; }
 
 void write_tiny_clip_dir(const fs::path& dir, uint64_t seed) {

@@ -6,12 +6,17 @@
 
 #include "avgzsl/data/dataset.h"
 #include "avgzsl/io/safetensors.h"
+#include "avgzsl/training/train_config.h"
 #include "temp_dir.h"
 
 namespace avgzsl::testing {
 
 // A small valid dataset with the synthetic generator's geometry and few videos.
 data::Dataset tiny_dataset(uint64_t seed = 0);
+
+// A ClipClap configuration for tiny_dataset() at `data` that trains in a second: 2 epochs of 4
+// batches of 16, hidden width 16, embedding 8.
+training::TrainConfig tiny_train_config(const std::filesystem::path& data);
 
 // Where tests/fixtures lives (set by CMake).
 std::filesystem::path fixture_dir();

@@ -19,22 +19,11 @@ namespace avgzsl::training {
 namespace training_run_test {
 namespace fs = std::filesystem;
 
-TrainConfig tiny_config(const fs::path& data) {
-  TrainConfig c;
-  c.data = data.string();
-  c.epochs = 2;
-  c.batches_per_epoch = 4;
-  c.batch_size = 16;
-  c.hidden_dim = 16;
-  c.embedding_dim = 8;
-  return c;
-}
-
 TEST(TrainingRun, WritesARunThatEvaluateReproduces) {
   testing::TempDir tmp;
   data::save_dataset(testing::tiny_dataset(3), tmp / "data");
   std::vector<std::string> lines;
-  const TrainRunResult trained = train_run(tiny_config(tmp / "data"), tmp / "run", [&](const std::string& l) { lines.push_back(l); });
+  const TrainRunResult trained = train_run(testing::tiny_train_config(tmp / "data"), tmp / "run", [&](const std::string& l) { lines.push_back(l); });
   ASSERT_TRUE(trained.tested);
   for (const char* f : {"config.json", "stage1.safetensors", "stage1.json", "stage2.safetensors", "results.json", "train.log"}) {
     EXPECT_TRUE(fs::exists(tmp / "run" / f)) << f;
@@ -48,7 +37,7 @@ TEST(TrainingRun, WritesARunThatEvaluateReproduces) {
   EXPECT_EQ(again.summary.test.zsl, trained.summary.test.zsl);
   EXPECT_EQ(again.summary.validation.beta, trained.summary.validation.beta);
   // An existing run is kept unless replacing is asked for.
-  EXPECT_NE(testing::typed_error_of([&] { train_run(tiny_config(tmp / "data"), tmp / "run", [](const std::string&) {}); }), "");
+  EXPECT_NE(testing::typed_error_of([&] { train_run(testing::tiny_train_config(tmp / "data"), tmp / "run", [](const std::string&) {}); }), "");
 }
 
 // Run directories written before methods existed (up to 65bd42d): config.json without "method"
@@ -58,7 +47,7 @@ TEST(TrainingRun, WritesARunThatEvaluateReproduces) {
 TEST(TrainingRun, RunsWrittenBeforeMethodsExistedEvaluateAsClipClap) {
   testing::TempDir tmp;
   data::save_dataset(testing::tiny_dataset(3), tmp / "data");
-  const TrainRunResult trained = train_run(tiny_config(tmp / "data"), tmp / "run", [](const std::string&) {});
+  const TrainRunResult trained = train_run(testing::tiny_train_config(tmp / "data"), tmp / "run", [](const std::string&) {});
   auto rewrite = [&](const fs::path& file, const std::function<void(nlohmann::json&)>& edit) {
     nlohmann::json j = nlohmann::json::parse(io::read_file(file));
     edit(j);
@@ -86,8 +75,8 @@ TEST(TrainingRun, StageTwoContinuesStageOneWithTheSameResult) {
   testing::TempDir tmp;
   data::save_dataset(testing::tiny_dataset(4), tmp / "data");
   const auto quiet = [](const std::string&) {};
-  const TrainRunResult whole = train_run(tiny_config(tmp / "data"), tmp / "whole", quiet);
-  TrainConfig first = tiny_config(tmp / "data");
+  const TrainRunResult whole = train_run(testing::tiny_train_config(tmp / "data"), tmp / "whole", quiet);
+  TrainConfig first = testing::tiny_train_config(tmp / "data");
   first.stage = "1";
   const TrainRunResult stage1 = train_run(first, tmp / "split", quiet);
   EXPECT_FALSE(stage1.tested);
@@ -110,14 +99,14 @@ TEST(TrainingRun, StageTwoContinuesStageOneWithTheSameResult) {
 TEST(TrainingRun, AKillDuringStageTwoDoesNotRetrainStageOne) {
   testing::TempDir tmp;
   data::save_dataset(testing::tiny_dataset(5), tmp / "data");
-  const TrainRunResult whole = train_run(tiny_config(tmp / "data"), tmp / "whole", [](const std::string&) {});
+  const TrainRunResult whole = train_run(testing::tiny_train_config(tmp / "data"), tmp / "whole", [](const std::string&) {});
   // What kill -9 during stage 2 leaves: the staging folder with stage 1's model, its metrics and
   // part of stage 2's rows, no stage-2 model and no results.
   fs::rename(tmp / "whole", tmp / "run.partial");
   for (const char* f : {"stage2.safetensors", "stage2.json", "results.json", "test_per_class.csv"}) fs::remove(tmp / "run.partial" / f);
   const auto stage1_written = fs::last_write_time(tmp / "run.partial/stage1.safetensors");
   std::vector<std::string> lines;
-  const TrainRunResult resumed = train_run(tiny_config(tmp / "data"), tmp / "run", [&](const std::string& l) { lines.push_back(l); });
+  const TrainRunResult resumed = train_run(testing::tiny_train_config(tmp / "data"), tmp / "run", [&](const std::string& l) { lines.push_back(l); });
   ASSERT_TRUE(resumed.tested);
   EXPECT_EQ(resumed.summary.test.hm, whole.summary.test.hm);
   EXPECT_EQ(resumed.summary.test.zsl, whole.summary.test.zsl);
@@ -130,7 +119,7 @@ TEST(TrainingRun, AKillDuringStageTwoDoesNotRetrainStageOne) {
   // Another configuration never reuses the stage 1 of the killed attempt.
   fs::rename(tmp / "run", tmp / "other.partial");
   fs::remove(tmp / "other.partial/stage2.safetensors");
-  TrainConfig changed = tiny_config(tmp / "data");
+  TrainConfig changed = testing::tiny_train_config(tmp / "data");
   changed.hidden_dim = 12;
   lines.clear();
   train_run(changed, tmp / "other", [&](const std::string& l) { lines.push_back(l); });
@@ -152,11 +141,11 @@ TEST(TrainingRun, VideosInATrainingAndAnEvaluationSplitAreRefusedUnlessAllowed) 
   for (const std::string& l : leaks) twice |= l.find(": twice in stage_1_val_unseen") != std::string::npos;
   EXPECT_TRUE(twice);
   data::save_dataset(leaky, tmp / "data");
-  const std::string refused = testing::typed_error_of([&] { prepare_training(tiny_config(tmp / "data")); });
+  const std::string refused = testing::typed_error_of([&] { prepare_training(testing::tiny_train_config(tmp / "data")); });
   EXPECT_NE(refused.find("2 videos leak between training and evaluation"), std::string::npos) << refused;
   EXPECT_NE(refused.find(trained_on), std::string::npos) << refused;
   EXPECT_NE(refused.find("--allow-leakage"), std::string::npos) << refused;
-  TrainConfig knowingly = tiny_config(tmp / "data");
+  TrainConfig knowingly = testing::tiny_train_config(tmp / "data");
   knowingly.allow_leakage = true;
   EXPECT_NO_THROW(prepare_training(knowingly));
   EXPECT_TRUE(data::video_leaks(testing::tiny_dataset(6)).empty());

@@ -70,22 +70,15 @@ void draw(cairo_t* cr, const RectItem& item) {
 }
 
 void draw(cairo_t* cr, const MarkerItem& item) {
-  const MarkerGeometry g = marker_geometry(item.shape, item.center, item.size);
+  const MarkerPaint paint = marker_paint(item);
+  const MarkerGeometry& g = paint.geometry;
   if (g.circle) {
     cairo_new_sub_path(cr);
     cairo_arc(cr, item.center.x, item.center.y, g.radius, 0, 2 * M_PI);
   } else {
     add_subpaths(cr, g.subpaths, g.filled);
   }
-  Fill fill;
-  Stroke stroke;
-  if (g.filled) {
-    fill = Fill{item.color, true, item.opacity};
-    if (item.edge) stroke = Stroke{Color{0x22, 0x22, 0x22}, 0.5, false, 1};
-  } else {
-    stroke = Stroke{item.color, g.stroke_width, false, item.opacity};
-  }
-  paint_path(cr, fill, stroke);
+  paint_path(cr, paint.fill, paint.stroke);
 }
 
 void draw(cairo_t* cr, const TextItem& item) {

@@ -94,6 +94,15 @@ struct MarkerGeometry {
 };
 MarkerGeometry marker_geometry(Marker shape, Point center, double size);
 
+// How both back-ends paint a marker item: its geometry, and the fill (closed shapes, with a dark
+// edge when asked) or the stroke (cross, plus) in the item's colour and opacity.
+struct MarkerPaint {
+  MarkerGeometry geometry;
+  Fill fill;
+  Stroke stroke;
+};
+MarkerPaint marker_paint(const MarkerItem& item);
+
 // Dash and gap lengths for a dashed stroke of `width`.
 std::vector<double> dash_pattern(double width);
 

@@ -699,6 +699,18 @@ DisplayList lay_out(const Figure& figure) {
   return list;
 }
 
+MarkerPaint marker_paint(const MarkerItem& item) {
+  MarkerPaint p;
+  p.geometry = marker_geometry(item.shape, item.center, item.size);
+  if (p.geometry.filled) {
+    p.fill = Fill{item.color, true, item.opacity};
+    if (item.edge) p.stroke = Stroke{Color{0x22, 0x22, 0x22}, 0.5, false, 1};
+  } else {
+    p.stroke = Stroke{item.color, p.geometry.stroke_width, false, item.opacity};
+  }
+  return p;
+}
+
 MarkerGeometry marker_geometry(Marker shape, Point c, double size) {
   MarkerGeometry g;
   switch (shape) {

@@ -6,27 +6,12 @@
 
 #include <cmath>
 
+#include "avgzsl/util/text.h"
 #include "display_list.h"
 
 namespace avgzsl::plot::detail {
 
 namespace {
-
-std::string escape(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 // Coordinates to a hundredth of a point, without trailing zeros.
 std::string number(double v) {
@@ -38,7 +23,7 @@ std::string number(double v) {
 }
 
 std::string class_attribute(const std::string& css_class) {
-  return css_class.empty() ? "" : fmt::format(" class=\"{}\"", escape(css_class));
+  return css_class.empty() ? "" : fmt::format(" class=\"{}\"", util::escape_xml(css_class));
 }
 
 std::string fill_attributes(const Fill& fill) {
@@ -89,15 +74,10 @@ struct Writer {
                        stroke_attributes(item.stroke));
   }
   void operator()(const MarkerItem& item) {
-    const MarkerGeometry g = marker_geometry(item.shape, item.center, item.size);
-    Fill fill;
-    Stroke stroke;
-    if (g.filled) {
-      fill = Fill{item.color, true, item.opacity};
-      if (item.edge) stroke = Stroke{Color{0x22, 0x22, 0x22}, 0.5, false, 1};
-    } else {
-      stroke = Stroke{item.color, g.stroke_width, false, item.opacity};
-    }
+    const MarkerPaint paint = marker_paint(item);
+    const MarkerGeometry& g = paint.geometry;
+    const Fill& fill = paint.fill;
+    const Stroke& stroke = paint.stroke;
     indent();
     if (g.circle) {
       out += fmt::format("<circle{} cx=\"{}\" cy=\"{}\" r=\"{}\"{}{}/>\n", class_attribute(item.css_class), number(item.center.x),
@@ -115,12 +95,12 @@ struct Writer {
     if (item.bold) out += " font-weight=\"bold\"";
     if (item.rotation != 0)
       out += fmt::format(" transform=\"rotate({} {} {})\"", number(item.rotation), number(item.at.x), number(item.at.y));
-    out += fmt::format(" fill=\"{}\">{}</text>\n", item.color.hex(), escape(item.text));
+    out += fmt::format(" fill=\"{}\">{}</text>\n", item.color.hex(), util::escape_xml(item.text));
   }
   void operator()(const GroupBegin& item) {
     indent();
     out += fmt::format("<g{}", class_attribute(item.css_class));
-    if (!item.label.empty()) out += fmt::format(" data-label=\"{}\"", escape(item.label));
+    if (!item.label.empty()) out += fmt::format(" data-label=\"{}\"", util::escape_xml(item.label));
     out += ">\n";
     ++depth;
   }
@@ -141,7 +121,7 @@ std::string write_svg(const DisplayList& list, bool xml_prolog) {
       "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"figure\" width=\"{0}pt\" height=\"{1}pt\" viewBox=\"0 0 {0} {1}\" "
       "font-family=\"DejaVu Sans, Arial, sans-serif\" font-size=\"{2}\" role=\"img\">\n",
       number(list.width), number(list.height), number(list.font_size));
-  if (!list.title.empty()) out += fmt::format("  <title>{}</title>\n", escape(list.title));
+  if (!list.title.empty()) out += fmt::format("  <title>{}</title>\n", util::escape_xml(list.title));
   Writer writer{out};
   for (const Item& item : list.items) std::visit(writer, item);
   out += "</svg>\n";

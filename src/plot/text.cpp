@@ -2,6 +2,8 @@
 
 #include <cairo.h>
 
+#include "avgzsl/util/text.h"
+
 #include <cstdint>
 #include <stdexcept>
 #include <vector>
@@ -10,38 +12,27 @@ namespace avgzsl::plot::detail {
 
 std::string clean_text(const std::string& text) {
   static const std::string replacement = "\xEF\xBF\xBD";  // U+FFFD
+  // Well-formed UTF-8 first: each byte that starts no valid sequence becomes one U+FFFD.
+  std::string valid;
+  valid.reserve(text.size());
+  std::string_view rest(text);
+  for (size_t bad; (bad = util::first_invalid_utf8(rest)) != std::string_view::npos;) {
+    valid.append(rest.substr(0, bad));
+    valid += replacement;
+    rest.remove_prefix(bad + 1);
+  }
+  valid.append(rest);
+  // Then control characters to spaces: C0 and DEL, and C1 (U+0080..U+009F, encoded C2 80..C2 9F).
   std::string out;
-  out.reserve(text.size());
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
-  for (size_t i = 0; i < text.size();) {
-    const unsigned char c = byte(i);
-    if (c < 0x80) {
-      out += (c < 0x20 || c == 0x7F) ? ' ' : static_cast<char>(c);
-      ++i;
-      continue;
-    }
-    // The length a lead byte announces, and the smallest code point that length may encode
-    // (overlong forms are invalid).
-    size_t length = 0;
-    uint32_t code = 0, minimum = 0;
-    if ((c & 0xE0) == 0xC0) length = 2, code = c & 0x1F, minimum = 0x80;
-    else if ((c & 0xF0) == 0xE0) length = 3, code = c & 0x0F, minimum = 0x800;
-    else if ((c & 0xF8) == 0xF0) length = 4, code = c & 0x07, minimum = 0x10000;
-    bool valid = length > 0 && i + length <= text.size();
-    for (size_t k = 1; valid && k < length; ++k) {
-      valid = (byte(i + k) & 0xC0) == 0x80;
-      code = (code << 6) | (byte(i + k) & 0x3F);
-    }
-    valid = valid && code >= minimum && code <= 0x10FFFF && !(code >= 0xD800 && code <= 0xDFFF);
-    if (valid && code >= 0x80 && code < 0xA0) {  // C1 control characters
+  out.reserve(valid.size());
+  for (size_t i = 0; i < valid.size(); ++i) {
+    const auto c = static_cast<unsigned char>(valid[i]);
+    const bool c1 = c == 0xC2 && i + 1 < valid.size() && static_cast<unsigned char>(valid[i + 1]) < 0xA0;
+    if (c < 0x20 || c == 0x7F || c1) {
       out += ' ';
-      i += length;
-    } else if (valid) {
-      out.append(text, i, length);
-      i += length;
+      i += c1;
     } else {
-      out += replacement;
-      ++i;
+      out += valid[i];
     }
   }
   return out;

@@ -1,34 +1,20 @@
 #include "avgzsl/report/html_page.h"
 
-namespace avgzsl::report {
+#include "avgzsl/util/text.h"
 
-std::string escape_html(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+namespace avgzsl::report {
 
 HtmlPage::HtmlPage(std::string title) : title_(std::move(title)) {}
 
-void HtmlPage::heading(const std::string& text) { body_ += "<h2>" + escape_html(text) + "</h2>\n"; }
+void HtmlPage::heading(const std::string& text) { body_ += "<h2>" + util::escape_xml(text) + "</h2>\n"; }
 
-void HtmlPage::paragraph(const std::string& text) { body_ += "<p>" + escape_html(text) + "</p>\n"; }
+void HtmlPage::paragraph(const std::string& text) { body_ += "<p>" + util::escape_xml(text) + "</p>\n"; }
 
 void HtmlPage::table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
                      int label_columns) {
   auto cell = [&](const char* tag, size_t column, const std::string& text) {
     const char* align = static_cast<int>(column) < label_columns ? "" : " class=\"num\"";
-    return std::string("<") + tag + align + ">" + escape_html(text) + "</" + tag + ">";
+    return std::string("<") + tag + align + ">" + util::escape_xml(text) + "</" + tag + ">";
   };
   body_ += "<table>\n<thead><tr>";
   for (size_t c = 0; c < header.size(); ++c) body_ += cell("th", c, header[c]);
@@ -42,13 +28,13 @@ void HtmlPage::table(const std::vector<std::string>& header, const std::vector<s
 }
 
 void HtmlPage::figure(const std::string& svg, const std::string& caption) {
-  body_ += "<figure>\n" + svg + "\n<figcaption>" + escape_html(caption) + "</figcaption>\n</figure>\n";
+  body_ += "<figure>\n" + svg + "\n<figcaption>" + util::escape_xml(caption) + "</figcaption>\n</figure>\n";
 }
 
-void HtmlPage::preformatted(const std::string& text) { body_ += "<pre>" + escape_html(text) + "</pre>\n"; }
+void HtmlPage::preformatted(const std::string& text) { body_ += "<pre>" + util::escape_xml(text) + "</pre>\n"; }
 
 void HtmlPage::begin_details(const std::string& summary) {
-  body_ += "<details>\n<summary>" + escape_html(summary) + "</summary>\n";
+  body_ += "<details>\n<summary>" + util::escape_xml(summary) + "</summary>\n";
 }
 
 void HtmlPage::end_details() { body_ += "</details>\n"; }
@@ -63,8 +49,8 @@ th { text-align: left; background: #f6f6f6; } .num { text-align: right; font-var
 figure { margin: 1em 0; } figure svg { max-width: 100%; height: auto; } figcaption { font-size: 0.9em; color: #555; }
 pre { background: #f6f6f6; padding: 0.7em; overflow-x: auto; font-size: 0.85em; }
 )css";
-  return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" + escape_html(title_) +
-         "</title>\n<style>" + style + "</style>\n</head>\n<body>\n<h1>" + escape_html(title_) + "</h1>\n" + body_ +
+  return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" + util::escape_xml(title_) +
+         "</title>\n<style>" + style + "</style>\n</head>\n<body>\n<h1>" + util::escape_xml(title_) + "</h1>\n" + body_ +
          "</body>\n</html>\n";
 }
 

@@ -40,6 +40,22 @@ size_t first_invalid_utf8(std::string_view text) {
   return std::string::npos;
 }
 
+std::string escape_xml(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;  // &apos; is not HTML 4
+      default: out += c;
+    }
+  }
+  return out;
+}
+
 std::string binary_text_problem(std::string_view text) {
   const size_t bad_utf8 = first_invalid_utf8(text);
   const size_t first_bad = std::min(bad_utf8, text.find('\0'));

@@ -8,9 +8,6 @@
 
 namespace avgzsl::report {
 
-// &, <, >, " and ' as entities.
-std::string escape_html(const std::string& text);
-
 class HtmlPage {
  public:
   explicit HtmlPage(std::string title);

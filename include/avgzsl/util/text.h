@@ -23,6 +23,10 @@ uint64_t stable_hash(const std::string& text);
 // surrogates and code points past U+10FFFF are malformed), or std::string::npos when there is none.
 size_t first_invalid_utf8(std::string_view text);
 
+// `text` with &, <, >, " and ' as character references: safe inside XML and HTML elements and
+// attribute values (SVG figures, the report's page).
+std::string escape_xml(std::string_view text);
+
 // "line N: ..." for the first line of `text` that is not UTF-8 text (malformed UTF-8, or
 // a NUL byte: a binary file); empty when every line is text.
 std::string binary_text_problem(std::string_view text);
