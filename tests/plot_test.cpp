@@ -460,6 +460,39 @@ TEST(PlotTest, ManyLegendEntriesWrapIntoColumnsInsideTheFigure) {
   EXPECT_GE(columns.size(), 2u);
 }
 
+TEST(PlotTest, DegenerateDataStillDraws) {
+  Figure figure;
+  figure.panels.resize(4);
+  figure.panels[1].series.push_back({"all NaN", {std::nan(""), 1}, {2, std::nan("")}});
+  figure.panels[2].series.push_back({"one point", {3}, {4}});
+  Series constant_rate;
+  constant_rate.line = true;
+  constant_rate.x = {1, 2, 3};
+  constant_rate.y = {1e-4, 1e-4, 1e-4};
+  figure.panels[3].series.push_back(constant_rate);
+  figure.panels[3].log_y = true;
+  for (const Format format : {Format::png, Format::svg, Format::pdf}) EXPECT_NO_THROW(render(figure, format));
+  const pugi::xml_document doc = parse(render(figure, Format::svg));
+  EXPECT_EQ(count_class(doc, "point"), 1u + 3u);
+  EXPECT_TRUE(doc.select_node("//text[.='10⁻⁴']"));
+}
+
+TEST(PlotTest, PointsOutsideAnExplicitRangeAreLeftOutAndLinesClipped) {
+  Figure figure;
+  Panel panel;
+  Series s;
+  s.line = true;
+  for (int i = 0; i <= 10; ++i) s.x.push_back(i), s.y.push_back(i);
+  panel.series.push_back(s);
+  panel.x_range = std::pair{2.5, 7.5};
+  figure.panels.push_back(panel);
+  const pugi::xml_document doc = parse(render(figure, Format::svg));
+  EXPECT_EQ(count_class(doc, "point"), 5u);  // 3..7
+  const std::string line = doc.select_node("//*[@class='line']").node().attribute("d").value();
+  EXPECT_EQ(line.rfind("M", 0), 0u);
+  EXPECT_EQ(line.find(" M"), std::string::npos) << "one piece: " << line;
+}
+
 TEST(PlotTest, ErrorsNameThePanel) {
   EXPECT_EQ(error_of([] { render(Figure{}, Format::svg); }), "a figure needs at least one panel");
 

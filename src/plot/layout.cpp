@@ -612,8 +612,11 @@ void draw_panel(Painter& paint, const Panel& panel, const PanelPlan& plan, doubl
   }
 
   const double centre_x = (x0 + x1) / 2;
-  if (!panel.title.empty())
-    paint.text({centre_x, box_y + m.cap + 1}, text.fit(clean_text(panel.title), box_width, m.font), m.font, Anchor::middle);
+  if (!panel.title.empty()) {
+    // Centred over the plot area, within the box.
+    const double room = 2 * std::min(centre_x - box_x, box_x + box_width - centre_x);
+    paint.text({centre_x, box_y + m.cap + 1}, text.fit(clean_text(panel.title), room, m.font), m.font, Anchor::middle);
+  }
   double below = y1 + m.tick + plan.x_label_depth;
   if (!panel.x_label.empty()) {
     below += m.gap + m.line;
