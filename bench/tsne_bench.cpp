@@ -1,7 +1,8 @@
 // Our side of bench/tsne_vs_sklearn.sh (and the measurement behind TsneOptions::exact_limit):
-//   avgzsl_tsne_bench run IN ROWS COLS OUT [--exact-limit N] [--perplexity P]
+//   avgzsl_tsne_bench run IN ROWS COLS OUT [--exact-limit N] [--perplexity P] [--threads T]
 //     t-SNE of IN (raw little-endian float64 [ROWS, COLS]), embedding to OUT ([ROWS, 2] float64);
-//     prints "seconds S barnes_hut B kl K" (K: exact KL, or Barnes-Hut's estimate).
+//     prints "seconds S barnes_hut B kl K threads T" (K: exact KL, or Barnes-Hut's estimate; T:
+//     LibTorch's intra-op threads, which default to the physical cores).
 //   avgzsl_tsne_bench quality IN ROWS COLS EMBEDDING [--exact-kl] [--perplexity P]
 //     prints "trustworthiness T" (k = 5) and, with --exact-kl, "exact_kl K": KL(P || Q) with the
 //     exact P of joint_probabilities() and the exact Q, the same for any embedding given.
@@ -12,6 +13,8 @@
 #include <iostream>
 #include <stdexcept>
 #include <string>
+
+#include <ATen/Parallel.h>
 
 #include "avgzsl/projection/tsne.h"
 
@@ -38,7 +41,7 @@ int main(int argc, char** argv) {
   try {
     if (argc < 6) {
       std::cerr << "usage: avgzsl_tsne_bench run|quality IN ROWS COLS OUT|EMBEDDING [--exact-limit N] [--exact-kl] "
-                   "[--perplexity P]\n";
+                   "[--perplexity P] [--threads T]\n";
       return 2;
     }
     const std::string mode = argv[1];
@@ -51,6 +54,8 @@ int main(int argc, char** argv) {
         options.exact_limit = std::stoll(argv[++a]);
       } else if (flag == "--perplexity" && a + 1 < argc) {
         options.perplexity = std::stod(argv[++a]);
+      } else if (flag == "--threads" && a + 1 < argc) {
+        at::set_num_threads(std::stoi(argv[++a]));
       } else if (flag == "--exact-kl") {
         exact_kl = true;
       } else {
@@ -62,7 +67,8 @@ int main(int argc, char** argv) {
       const auto result = avgzsl::projection::tsne(x, options);
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       write_raw(argv[5], result.embedding);
-      std::printf("seconds %.3f barnes_hut %d kl %.6f\n", seconds, result.barnes_hut ? 1 : 0, result.kl_divergence);
+      std::printf("seconds %.3f barnes_hut %d kl %.6f threads %d\n", seconds, result.barnes_hut ? 1 : 0,
+                  result.kl_divergence, at::get_num_threads());
     } else if (mode == "quality") {
       const auto embedding = read_raw(argv[5], x.size(0), 2);
       std::printf("trustworthiness %.6f\n", avgzsl::projection::trustworthiness(x, embedding, 5));

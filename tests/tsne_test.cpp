@@ -3,6 +3,7 @@
 // _joint_probabilities, sklearn.manifold.trustworthiness of both embeddings) and compares.
 // Points travel as raw little-endian float64 in C order, no header (np.fromfile + reshape).
 // Without /usr/bin/python3 or sklearn the comparisons skip.
+#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -188,6 +189,24 @@ TEST(Tsne, SameSeedSameResult) {
     EXPECT_TRUE(torch::equal(a.embedding, b.embedding)) << "exact_limit " << exact_limit;
     EXPECT_EQ(a.kl_divergence, b.kl_divergence);
   }
+}
+
+// Every sum over points is made in point order after the parallel part, so the thread count
+// does not change the result either (the header promises only the same threads).
+TEST(Tsne, SameResultWithOneOrTwoThreads) {
+  const auto x = gaussian_clusters(150, 8, 3, 4, 8);
+  const int threads = at::get_num_threads();
+  for (const int64_t exact_limit : {int64_t{1000}, int64_t{10}}) {
+    TsneOptions options;
+    options.exact_limit = exact_limit;
+    options.iterations = 300;
+    at::set_num_threads(1);
+    const auto one = projection::tsne(x, options);
+    at::set_num_threads(2);
+    const auto two = projection::tsne(x, options);
+    EXPECT_TRUE(torch::equal(one.embedding, two.embedding)) << "exact_limit " << exact_limit;
+  }
+  at::set_num_threads(threads);
 }
 
 TEST(Tsne, ReportsProgressAndTheMethodUsed) {

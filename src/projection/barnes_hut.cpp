@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
+#include <string>
 
 namespace avgzsl::projection::detail {
 
@@ -16,6 +18,9 @@ constexpr int64_t kGrain = 64;
 }  // namespace
 
 QuadTree::QuadTree(const double* y, int64_t n) : y_(y), order_(n) {
+  if (n >= std::numeric_limits<int32_t>::max() / 8)
+    throw std::invalid_argument("Barnes-Hut t-SNE: at most " + std::to_string(std::numeric_limits<int32_t>::max() / 8) +
+                                " points, got " + std::to_string(n));
   for (int64_t i = 0; i < n; ++i) order_[i] = i;
   double min_x = std::numeric_limits<double>::infinity(), min_y = min_x;
   double max_x = -min_x, max_y = -min_x;
@@ -27,13 +32,11 @@ QuadTree::QuadTree(const double* y, int64_t n) : y_(y), order_(n) {
   }
   cells_.reserve(static_cast<size_t>(4 * n + 1));
   cells_.emplace_back();
-  cells_[0].begin = 0;
-  cells_[0].end = n;
-  build(0, min_x, min_y, max_x, max_y, 0);
+  build(0, 0, n, min_x, min_y, max_x, max_y, 0);
 }
 
-void QuadTree::build(int64_t cell, double min_x, double min_y, double max_x, double max_y, int depth) {
-  const int64_t begin = cells_[cell].begin, end = cells_[cell].end;
+void QuadTree::build(int64_t cell, int64_t begin, int64_t end, double min_x, double min_y, double max_x, double max_y,
+                     int depth) {
   double sum_x = 0, sum_y = 0;
   bool all_same = true;
   for (int64_t k = begin; k < end; ++k) {
@@ -44,7 +47,8 @@ void QuadTree::build(int64_t cell, double min_x, double min_y, double max_x, dou
   }
   const double width = std::max(max_x - min_x, max_y - min_y);
   Cell& c = cells_[cell];
-  c.count = end - begin;
+  c.count = static_cast<int32_t>(end - begin);
+  c.child = static_cast<int32_t>(-begin);
   if (c.count > 0) {
     c.center_of_mass[0] = sum_x / static_cast<double>(c.count);
     c.center_of_mass[1] = sum_y / static_cast<double>(c.count);
@@ -62,16 +66,12 @@ void QuadTree::build(int64_t cell, double min_x, double min_y, double max_x, dou
   const int64_t bounds[5] = {begin, split_low - order_.data(), split_y - order_.data(), split_high - order_.data(), end};
 
   const auto first_child = static_cast<int64_t>(cells_.size());
-  cells_[cell].first_child = first_child;  // `c` may dangle after the resize
+  cells_[cell].child = static_cast<int32_t>(first_child);  // `c` may dangle after the resize
   cells_.resize(cells_.size() + 4);
   for (int q = 0; q < 4; ++q) {
-    cells_[first_child + q].begin = bounds[q];
-    cells_[first_child + q].end = bounds[q + 1];
-  }
-  for (int q = 0; q < 4; ++q) {
     const bool right = q & 1, top = q & 2;
-    build(first_child + q, right ? mid_x : min_x, top ? mid_y : min_y, right ? max_x : mid_x, top ? max_y : mid_y,
-          depth + 1);
+    build(first_child + q, bounds[q], bounds[q + 1], right ? mid_x : min_x, top ? mid_y : min_y,
+          right ? max_x : mid_x, top ? max_y : mid_y, depth + 1);
   }
 }
 
@@ -85,10 +85,9 @@ double QuadTree::repulsion(int64_t i, double theta, double* force) const {
   stack[top++] = 0;
   while (top > 0) {
     const Cell& c = cells_[stack[--top]];
-    if (c.count == 0) continue;
-    if (c.first_child < 0) {
+    if (c.child <= 0) {
       // A leaf: its points one by one, so that copies of y_i count as w = 1 and y_i itself not at all.
-      for (int64_t k = c.begin; k < c.end; ++k) {
+      for (int64_t k = -int64_t{c.child}, end = k + c.count; k < end; ++k) {
         const int64_t j = order_[k];
         if (j == i) continue;
         const double dx = xi - y_[2 * j], dy = yi - y_[2 * j + 1];
@@ -108,7 +107,8 @@ double QuadTree::repulsion(int64_t i, double theta, double* force) const {
       fx += count * w * w * dx;
       fy += count * w * w * dy;
     } else {
-      for (int q = 3; q >= 0; --q) stack[top++] = c.first_child + q;
+      for (int q = 3; q >= 0; --q)
+        if (cells_[c.child + q].count > 0) stack[top++] = c.child + q;
     }
   }
   force[0] = fx;

@@ -33,14 +33,16 @@ class QuadTree {
   double repulsion(int64_t i, double theta, double* force) const;
 
  private:
+  // 32 bytes, two to a cache line: the walk in repulsion() is most of t-SNE's time.
   struct Cell {
     double center_of_mass[2] = {0, 0};
     double squared_width = 0;  // the larger side, squared
-    int64_t count = 0;
-    int64_t first_child = -1;  // the four children are consecutive; -1 for a leaf
-    int64_t begin = 0, end = 0;  // a leaf's points: order_[begin, end)
+    int32_t count = 0;
+    // > 0: the four children are cells_[child .. child + 3]; <= 0: a leaf whose points are
+    // order_[-child, -child + count).
+    int32_t child = 0;
   };
-  void build(int64_t cell, double min_x, double min_y, double max_x, double max_y, int depth);
+  void build(int64_t cell, int64_t begin, int64_t end, double min_x, double min_y, double max_x, double max_y, int depth);
 
   const double* y_;
   std::vector<int64_t> order_;  // point indices, grouped by leaf
