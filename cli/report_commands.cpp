@@ -21,7 +21,7 @@ void add_tsne_options(CLI::App* c, report::TsneFigureOptions& o, const std::stri
   c->add_option("--" + prefix + "max-classes", o.max_classes, "classes shown when --classes is not given")->capture_default_str();
   c->add_option("--" + prefix + "per-class", o.per_class, "videos per class at most")->capture_default_str();
   c->add_option("--" + prefix + "perplexity", o.perplexity, "t-SNE perplexity")->capture_default_str();
-  c->add_option("--" + prefix + "seed", o.seed, "seed of the video sample and of t-SNE")->capture_default_str();
+  c->add_option("--" + prefix + "seed", o.seed, "seed of the videos drawn per class (t-SNE itself is deterministic)")->capture_default_str();
 }
 
 }  // namespace
