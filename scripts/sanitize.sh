@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # AddressSanitizer + UndefinedBehaviorSanitizer run of the unit tests of the untrusted-input layers:
 # io (safetensors, pickle, torch.save, npy: io_test), media (FFmpeg decoding: media_test),
-# preprocessing (tokenizers, image transform: preprocessing_test) and the reference release
-# reader (release_test). Called by scripts/test.sh after ctest; also runs on its own.
+# preprocessing (tokenizers, image transform: preprocessing_test), the reference release
+# reader (release_test) and the figure library (class names of any bytes into SVG, PNG, PDF: plot_test). Called by scripts/test.sh after ctest; also runs on its own.
 #   scripts/sanitize.sh            (build dir: build-asan)
 # Any ASan report, leak or UB (-fno-sanitize-recover=undefined) fails the test binary, so the script.
-# Only our code is instrumented: LibTorch, FFmpeg, ICU, RE2 are Debian's builds. The LSan
-# suppressions below cover leaks whose allocation stack is inside LibTorch's own libraries only
-# (their one-time registries and thread pools, which live until exit); a leak allocated by our
-# code is still reported.
+# Only our code is instrumented: LibTorch, FFmpeg, ICU, RE2, cairo are Debian's builds. The LSan
+# suppressions below cover leaks whose allocation stack is inside LibTorch's own libraries or
+# fontconfig only (their one-time registries, caches and thread pools, which live until exit); a
+# leak allocated by our code is still reported.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=build-asan
-targets=(io_test media_test preprocessing_test release_test)
+targets=(io_test media_test preprocessing_test release_test plot_test)
 flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 # -O1 -g1: line tables for the reports, asserts kept (no NDEBUG), faster to compile than -O2 -g.
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
@@ -27,6 +27,8 @@ cat > "$build/lsan.supp" <<'SUPP'
 leak:libtorch_cpu.so
 leak:libtorch.so
 leak:libc10.so
+# fontconfig (cairo's font lookup) keeps its pattern cache for the process's lifetime.
+leak:libfontconfig.so
 SUPP
 export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export LSAN_OPTIONS="suppressions=$PWD/$build/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
