@@ -16,8 +16,8 @@ namespace {
 // The options that pick and shape the t-SNE figure, shared by both verbs.
 void add_tsne_options(CLI::App* c, report::TsneFigureOptions& o, const std::string& prefix) {
   c->add_option("--" + prefix + "split", o.split, "test-unseen, test, val-unseen or val")->capture_default_str();
-  c->add_option("--" + prefix + "classes", o.classes, "class names to show, comma-separated (default: the split's first ones)")
-      ->delimiter(',');
+  c->add_option("--" + prefix + "classes", o.classes,
+                "class names to show, comma-separated (names with commas are recognised whole; default: the split's first ones)");
   c->add_option("--" + prefix + "max-classes", o.max_classes, "classes shown when --classes is not given")->capture_default_str();
   c->add_option("--" + prefix + "per-class", o.per_class, "videos per class at most")->capture_default_str();
   c->add_option("--" + prefix + "perplexity", o.perplexity, "t-SNE perplexity")->capture_default_str();

@@ -152,19 +152,29 @@ TEST_F(RunReport, NamedClassesAreShownAndUnknownOnesRefused) {
   training::OpenedRun run = training::open_run(dir() / "run", dataset);
   report::TsneFigureOptions o = small_tsne();
   const int64_t first = run.sets.test.unseen.front(), second = run.sets.test.unseen.back();
-  o.classes = {dataset.classes[second].name, dataset.classes[first].name};
+  o.classes = dataset.classes[second].name + ", " + dataset.classes[first].name;
   const report::TsneFigure f = report::make_tsne_figure(run, "run", dataset, o);
   ASSERT_EQ(f.figure.legend.size(), 4u);
   EXPECT_EQ(f.figure.legend[0].label, dataset.classes[second].name);  // in the order asked for
-  o.classes = {"NoSuchClass"};
+  // A name with commas in it (as VGGSound has) is taken whole, beside the list's separators.
+  data::Dataset renamed = dataset;
+  renamed.classes[first].name = "alligators, crocodiles hissing";
+  o.classes = "alligators, crocodiles hissing," + dataset.classes[second].name;
+  const report::TsneFigure with_commas = report::make_tsne_figure(run, "run", renamed, o);
+  ASSERT_EQ(with_commas.classes, 2);
+  EXPECT_EQ(with_commas.figure.legend[0].label, "alligators, crocodiles hissing");
+  o.classes = "alligators, " + dataset.classes[second].name;
+  EXPECT_EQ(testing::typed_error_of([&] { report::make_tsne_figure(run, "run", renamed, o); }),
+            "invalid_argument: unknown class 'alligators' (not a class of dataset " + dataset.name + ")");
+  o.classes = "NoSuchClass";
   EXPECT_EQ(testing::typed_error_of([&] { report::make_tsne_figure(run, "run", dataset, o); }),
             "invalid_argument: unknown class 'NoSuchClass' (not a class of dataset " + dataset.name + ")");
   // A seen class has no videos in test-unseen.
-  o.classes = {dataset.classes[run.sets.test.seen.front()].name};
+  o.classes = dataset.classes[run.sets.test.seen.front()].name;
   EXPECT_NE(testing::typed_error_of([&] { report::make_tsne_figure(run, "run", dataset, o); })
                 .find("has no videos in split test-unseen"),
             std::string::npos);
-  o.classes = {};
+  o.classes = "";
   o.perplexity = 500;
   EXPECT_NE(testing::typed_error_of([&] { report::make_tsne_figure(run, "run", dataset, o); })
                 .find("--perplexity 500 must be below the number of points"),
@@ -193,7 +203,7 @@ TEST_F(RunReport, BadOptionsAndOutputsAreRefusedBeforeAnythingIsWritten) {
   // A failure late in the work (the t-SNE comes after every other figure) leaves no page and no folder.
   report::RunReportOptions late;
   late.tsne = small_tsne();
-  late.tsne.classes = {"NoSuchClass"};
+  late.tsne.classes = "NoSuchClass";
   EXPECT_THROW(report::write_run_report(dir() / "run", dir() / "late" / "report.html", late, quiet), std::invalid_argument);
   EXPECT_FALSE(fs::exists(dir() / "late" / "report.html"));
   EXPECT_FALSE(fs::exists(dir() / "late" / "report_files"));

@@ -4,7 +4,9 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
+#include <sstream>
 #include <set>
 
 #include "avgzsl/projection/tsne.h"
@@ -31,21 +33,50 @@ std::vector<int64_t> sample_in_order(std::vector<int64_t> items, int k, uint64_t
   return items;
 }
 
+std::string trimmed(const std::string& s) {
+  const size_t first = s.find_first_not_of(" \t");
+  return first == std::string::npos ? "" : s.substr(first, s.find_last_not_of(" \t") - first + 1);
+}
+
+// The ids of a comma-separated list of class names. At each position the longest run of
+// comma-separated pieces that names a class wins, so names with commas need no quoting.
+std::vector<int64_t> parse_class_list(const std::string& text, const data::Dataset& dataset) {
+  std::vector<std::string> pieces;
+  std::stringstream in(text);
+  for (std::string piece; std::getline(in, piece, ',');) pieces.push_back(piece);
+  std::map<std::string, int64_t> by_name;
+  for (size_t c = 0; c < dataset.classes.size(); ++c) by_name.emplace(dataset.classes[c].name, static_cast<int64_t>(c));
+  std::vector<int64_t> ids;
+  for (size_t i = 0; i < pieces.size();) {
+    size_t taken = 0;
+    for (size_t j = pieces.size(); j > i && taken == 0; --j) {
+      std::string name = pieces[i];
+      for (size_t k = i + 1; k < j; ++k) name += "," + pieces[k];
+      const auto found = by_name.find(trimmed(name));
+      if (found != by_name.end()) {
+        ids.push_back(found->second);
+        taken = j - i;
+      }
+    }
+    if (taken == 0) {
+      if (trimmed(pieces[i]).empty()) throw std::invalid_argument("an empty class name in '" + text + "'");
+      throw std::invalid_argument("unknown class '" + trimmed(pieces[i]) + "' (not a class of dataset " + dataset.name + ")");
+    }
+    i += taken;
+  }
+  return ids;
+}
+
 // Which classes the figure shows: named ones (each must have videos in the split), or the split's
 // first `max_classes` classes by id.
 std::vector<int64_t> chosen_classes(const data::Dataset& dataset, const std::vector<int64_t>& candidates,
                                     const TsneFigureOptions& options) {
-  if (options.classes.empty()) {
+  if (trimmed(options.classes).empty()) {
     return {candidates.begin(), candidates.begin() + std::min<size_t>(candidates.size(), options.max_classes)};
   }
   std::vector<int64_t> out;
-  for (const std::string& name : options.classes) {
-    int64_t id = -1;
-    try {
-      id = dataset.class_id(name);
-    } catch (const std::invalid_argument&) {
-      throw std::invalid_argument("unknown class '" + name + "' (not a class of dataset " + dataset.name + ")");
-    }
+  for (const int64_t id : parse_class_list(options.classes, dataset)) {
+    const std::string& name = dataset.classes[id].name;
     if (std::find(candidates.begin(), candidates.end(), id) == candidates.end()) {
       throw std::invalid_argument("class '" + name + "' has no videos in split " + options.split);
     }

@@ -19,7 +19,10 @@ namespace avgzsl::report {
 struct TsneFigureOptions {
   // test-unseen | test (the stage-2 model) | val-unseen | val (the stage-1 model, as the beta search)
   std::string split = "test-unseen";
-  std::vector<std::string> classes;  // by name; empty: the split's first max_classes classes by id
+  // Class names separated by commas, shown in that order; a name that holds commas itself
+  // (VGGSound's "alligators, crocodiles hissing") is recognised whole. Empty: the split's first
+  // max_classes classes by id.
+  std::string classes;
   int max_classes = 9;               // the palette's size: more classes reuse colours with other markers
   int per_class = 50;                // videos per class at most, drawn with `seed`
   double perplexity = 30;
