@@ -179,6 +179,11 @@ TEST_F(RunReport, NamedClassesAreShownAndUnknownOnesRefused) {
   EXPECT_NE(testing::typed_error_of([&] { report::make_tsne_figure(run, "run", dataset, o); })
                 .find("--perplexity 500 must be below the number of points"),
             std::string::npos);
+  // Features that are all equal (videos without audio stored as zeros) have nothing to map.
+  o.perplexity = 5;
+  run.sets.test.inputs.narrow(1, run.sets.visual_dim, run.sets.audio_dim).zero_();
+  EXPECT_EQ(testing::typed_error_of([&] { report::make_tsne_figure(run, "run", dataset, o); }),
+            "invalid_argument: t-SNE of the audio features: t-SNE: the points are all identical, nothing to embed");
 }
 
 TEST_F(RunReport, BadOptionsAndOutputsAreRefusedBeforeAnythingIsWritten) {

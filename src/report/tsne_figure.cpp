@@ -106,9 +106,14 @@ torch::Tensor run_tsne(const torch::Tensor& points, const TsneFigureOptions& opt
   t.seed = options.seed;
   util::Progress progress("t-SNE of the " + what, t.iterations, "iterations", options.show_progress);
   t.on_iteration = [&](int done, int) { progress.update(done); };
-  torch::Tensor embedding = projection::tsne(points, t).embedding;
-  progress.finish();
-  return embedding;
+  try {
+    torch::Tensor embedding = projection::tsne(points, t).embedding;
+    progress.finish();
+    return embedding;
+  } catch (const std::invalid_argument& e) {
+    // e.g. features that are all equal (videos without audio stored as zeros)
+    throw std::invalid_argument("t-SNE of the " + what + ": " + e.what());
+  }
 }
 
 plot::Panel map_panel(const std::string& title) {
