@@ -258,15 +258,12 @@ WrittenReport write_run_report(const fs::path& run_dir, const fs::path& out_html
 
   // Numbers, recomputed from the checkpoints exactly as `avgzsl evaluate` does.
   print("scoring the checkpoints");
-  const metrics::CalibratedStacking validation(training::split_distances(*run.stage1.model, run.sets.validation, run.sets.class_text),
-                                               run.sets.validation.labels, run.sets.validation.seen, run.sets.validation.unseen);
-  const metrics::CalibratedStacking test(training::split_distances(*run.stage2->model, run.sets.test, run.sets.class_text),
-                                         run.sets.test.labels, run.sets.test.seen, run.sets.test.unseen);
-  training::ProtocolSummary summary;
-  summary.best_epoch = run.best_epoch;
-  summary.validation = validation.search(metrics::reference_beta_grid());
-  const float test_beta = metrics::reference_test_beta(summary.validation.beta);
-  summary.test = test.evaluate(test_beta);
+  const training::ProtocolScoring scoring =
+      training::score_protocol_models(*run.stage1.model, *run.stage2->model, run.sets, run.best_epoch);
+  const metrics::CalibratedStacking& validation = scoring.validation;
+  const metrics::CalibratedStacking& test = scoring.test;
+  const training::ProtocolSummary& summary = scoring.summary;
+  const float test_beta = scoring.test_beta;
 
   page.heading("Result (test split)");
   std::vector<std::vector<std::string>> result_rows = {result_cells(run.config.method, summary, true)};

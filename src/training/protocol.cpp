@@ -6,13 +6,23 @@
 
 namespace avgzsl::training {
 
+ProtocolScoring score_protocol_models(gzsl::Method& stage1_model, gzsl::Method& stage2_model,
+                                      const data::ProtocolSets& sets, int best_epoch) {
+  const data::EvaluationSet& val = sets.validation;
+  const data::EvaluationSet& test = sets.test;
+  ProtocolScoring s{
+      metrics::CalibratedStacking(split_distances(stage1_model, val, sets.class_text), val.labels, val.seen, val.unseen),
+      metrics::CalibratedStacking(split_distances(stage2_model, test, sets.class_text), test.labels, test.seen, test.unseen)};
+  s.summary.best_epoch = best_epoch;
+  s.summary.validation = s.validation.search(metrics::reference_beta_grid());
+  s.test_beta = metrics::reference_test_beta(s.summary.validation.beta);
+  s.summary.test = s.test.evaluate(s.test_beta);
+  return s;
+}
+
 ProtocolSummary evaluate_protocol_models(gzsl::Method& stage1_model, gzsl::Method& stage2_model,
                                          const data::ProtocolSets& sets, int best_epoch) {
-  ProtocolSummary s;
-  s.best_epoch = best_epoch;
-  s.validation = search_beta(stage1_model, sets.validation, sets.class_text);
-  s.test = evaluate_at(stage2_model, sets.test, sets.class_text, metrics::reference_test_beta(s.validation.beta));
-  return s;
+  return score_protocol_models(stage1_model, stage2_model, sets, best_epoch).summary;
 }
 
 ProtocolRun run_protocol(const TrainConfig& config, const data::ProtocolSets& sets, const ProtocolHooks& hooks) {

@@ -74,12 +74,6 @@ metrics::GzslScores search_beta(gzsl::Method& model, const data::EvaluationSet& 
       .search(metrics::reference_beta_grid());
 }
 
-metrics::GzslScores evaluate_at(gzsl::Method& model, const data::EvaluationSet& set, const torch::Tensor& class_text,
-                                float beta) {
-  return metrics::CalibratedStacking(split_distances(model, set, class_text), set.labels, set.seen, set.unseen)
-      .evaluate(beta);
-}
-
 TrainStep::TrainStep(gzsl::Method& model, torch::optim::Optimizer& optimizer, const data::TrainingSet& train,
                      const torch::Tensor& class_text, data::ClassBalancedSampler& sampler)
     : model_(model), optimizer_(optimizer), train_(train), sampler_(sampler), class_text_(class_text) {

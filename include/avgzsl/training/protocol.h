@@ -25,6 +25,17 @@ struct ProtocolSummary {
 ProtocolSummary evaluate_protocol_models(gzsl::Method& stage1_model, gzsl::Method& stage2_model,
                                          const data::ProtocolSets& sets, int best_epoch);
 
+// The same, keeping the calibrated stacking of both splits for callers that look further than
+// the summary (the report's beta sweep and where its test errors go).
+struct ProtocolScoring {
+  metrics::CalibratedStacking validation;  // stage-1 model on the validation split
+  metrics::CalibratedStacking test;        // stage-2 model on the test split
+  float test_beta = 0;                     // the beta the test applies (reference_test_beta)
+  ProtocolSummary summary;
+};
+ProtocolScoring score_protocol_models(gzsl::Method& stage1_model, gzsl::Method& stage2_model,
+                                      const data::ProtocolSets& sets, int best_epoch);
+
 struct ProtocolHooks {
   std::function<void(const EpochRecord&)> on_epoch;  // after each epoch of either stage
   bool show_progress = true;                          // a progress line on a terminal

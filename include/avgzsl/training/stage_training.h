@@ -86,8 +86,5 @@ torch::Tensor split_distances(gzsl::Method& model, const data::EvaluationSet& se
 
 // Best-beta evaluation over the reference's grid.
 metrics::GzslScores search_beta(gzsl::Method& model, const data::EvaluationSet& set, const torch::Tensor& class_text);
-// Evaluation at a fixed beta.
-metrics::GzslScores evaluate_at(gzsl::Method& model, const data::EvaluationSet& set, const torch::Tensor& class_text,
-                                float beta);
 
 }  // namespace avgzsl::training
