@@ -7,6 +7,7 @@
 
 #include "avgzsl/data/class_balanced_sampler.h"
 #include "avgzsl/data/synthetic.h"
+#include "avgzsl/nn/fused_adam.h"
 #include "avgzsl/training/stage_training.h"
 
 using namespace avgzsl;  // data::, training::, ... as the library spells them
@@ -66,7 +67,7 @@ void BM_TrainStep(benchmark::State& state) {
   avgzsl::gzsl::ClipClapOptions options;
   avgzsl::gzsl::ClipClap model(options);
   model->train();
-  torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(7e-5).weight_decay(1e-5));
+  avgzsl::nn::FusedAdam adam(model->parameters(), torch::optim::AdamOptions(7e-5).weight_decay(1e-5));
   avgzsl::data::ClassBalancedSampler sampler(train.labels, 0);
   training::TrainStep step(*model, adam, train, class_text, sampler);
   std::vector<int64_t> batch(kBatch);
@@ -94,7 +95,7 @@ void BM_TrainStepSyntheticData(benchmark::State& state) {
   avgzsl::gzsl::ClipClapOptions options;
   avgzsl::gzsl::ClipClap model(options);
   model->train();
-  torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(7e-5).weight_decay(1e-5));
+  avgzsl::nn::FusedAdam adam(model->parameters(), torch::optim::AdamOptions(7e-5).weight_decay(1e-5));
   avgzsl::data::ClassBalancedSampler sampler(sets.stage1_train.labels, 0);
   training::TrainStep step(*model, adam, sets.stage1_train, sets.class_text, sampler);
   for (int warmup = 0; warmup < 300; ++warmup) step.run(sampler.next_batch(kBatch));  // one epoch in

@@ -9,6 +9,7 @@
 
 #include "avgzsl/reference/reference_checkpoint.h"
 #include "reference_fixture.h"
+#include "avgzsl/nn/fused_adam.h"
 #include "test_support.h"
 
 namespace avgzsl::gzsl {
@@ -175,7 +176,7 @@ TEST_F(BilinearReferenceParity, EachLossItsGradientAndOneAdamStep) {
     SCOPED_TRACE(name);
     model->train();
     const MethodDefaults defaults = spec_of(ranking).defaults("ucf");
-    torch::optim::Adam optimizer(model->trainable_parameters(),
+    nn::FusedAdam optimizer(model->trainable_parameters(),
                                  torch::optim::AdamOptions(1e-3).weight_decay(defaults.weight_decay));
     const MethodLoss loss = model->loss(batch());
     ASSERT_EQ(loss.terms.size(), 1u);

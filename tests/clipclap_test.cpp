@@ -9,6 +9,7 @@
 #include "avgzsl/gzsl/clipclap_loss.h"
 #include "avgzsl/nn/parameter_count.h"
 #include "reference_fixture.h"
+#include "avgzsl/nn/fused_adam.h"
 #include "test_support.h"
 
 namespace avgzsl::gzsl {
@@ -82,7 +83,7 @@ TEST_F(ReferenceParity, EvalModeEmbeddings) {
 
 TEST_F(ReferenceParity, TrainModeOutputsLossesGradientsAndOneAdamStep) {
   model->train();
-  torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(1e-3).weight_decay(1e-5));
+  nn::FusedAdam optimizer(model->parameters(), torch::optim::AdamOptions(1e-3).weight_decay(1e-5));
   const gzsl::ClipClapOutputs out = model->forward(get("input.x"), get("input.t"));
   expect_close(out.w, "train.w");
   expect_close(out.theta_o, "train.theta_o");

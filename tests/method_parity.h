@@ -17,6 +17,7 @@
 #include "avgzsl/gzsl/triplet_net.h"
 #include "avgzsl/reference/reference_checkpoint.h"
 #include "reference_fixture.h"
+#include "avgzsl/nn/fused_adam.h"
 #include "test_support.h"
 
 namespace avgzsl::testing {
@@ -80,7 +81,7 @@ class MethodReference : public ReferenceFixture {
   // included) after it.
   void expect_training_step(gzsl::Method& method, double lr, double weight_decay) const {
     method.train();
-    torch::optim::Adam optimizer(method.trainable_parameters(), torch::optim::AdamOptions(lr).weight_decay(weight_decay));
+    nn::FusedAdam optimizer(method.trainable_parameters(), torch::optim::AdamOptions(lr).weight_decay(weight_decay));
     const gzsl::MethodLoss loss = method.loss(batch());
     for (const auto& term : loss.terms) expect_close(term.value, "loss." + term.name);
     EXPECT_EQ(loss.terms.size() + 1, with_prefix("loss.").size()) << "a term the fixture has is not reported";

@@ -1,7 +1,7 @@
 #include "avgzsl/training/stage_training.h"
 
+#include <ATen/record_function.h>
 #include <torch/autograd.h>
-#include <torch/optim/adam.h>
 #include <torch/utils.h>
 
 #include <chrono>
@@ -9,6 +9,7 @@
 
 #include "avgzsl/data/class_balanced_sampler.h"
 #include "avgzsl/gzsl/method_registry.h"
+#include "avgzsl/nn/fused_adam.h"
 #include "avgzsl/nn/plateau_scheduler.h"
 #include "avgzsl/util/progress.h"
 
@@ -85,24 +86,42 @@ TrainStep::TrainStep(gzsl::Method& model, torch::optim::Optimizer& optimizer, co
 }
 
 StepLosses TrainStep::run(const std::vector<int64_t>& batch) {
+  // Each phase is a profiler scope (bench/step_profile.cpp, docs/performance.md); without a
+  // profiler attached a scope costs one branch.
   gzsl::TrainingBatch b;
-  const torch::Tensor index = torch::tensor(batch, torch::kInt64);
-  const torch::Tensor y = train_.labels.index_select(0, index);   // [B] class ids
-  b.inputs = train_.inputs.index_select(0, index);                // [B, input_dim]
-  b.text = class_text_.index_select(0, y);                        // [B, text_dim]
-  b.target = position_.index_select(0, y);                        // [B] in [0, K)
-  b.class_text = train_text_;
-  if (model_.uses_negatives()) {
-    const torch::Tensor negative = torch::tensor(sampler_.negatives(batch), torch::kInt64);
-    b.negative_inputs = train_.inputs.index_select(0, negative);
-    b.negative_text = class_text_.index_select(0, train_.labels.index_select(0, negative));
+  {
+    RECORD_USER_SCOPE("avgzsl::batch");
+    const torch::Tensor index = torch::tensor(batch, torch::kInt64);
+    const torch::Tensor y = train_.labels.index_select(0, index);   // [B] class ids
+    b.inputs = train_.inputs.index_select(0, index);                // [B, input_dim]
+    b.text = class_text_.index_select(0, y);                        // [B, text_dim]
+    b.target = position_.index_select(0, y);                        // [B] in [0, K)
+    b.class_text = train_text_;
+    if (model_.uses_negatives()) {
+      const torch::Tensor negative = torch::tensor(sampler_.negatives(batch), torch::kInt64);
+      b.negative_inputs = train_.inputs.index_select(0, negative);
+      b.negative_text = class_text_.index_select(0, train_.labels.index_select(0, negative));
+    }
   }
-
-  const gzsl::MethodLoss loss = model_.loss(b);
-  optimizer_.zero_grad();
-  loss.total.backward();
-  optimizer_.step();
-  model_.after_step(b);
+  gzsl::MethodLoss loss;
+  {
+    RECORD_USER_SCOPE("avgzsl::forward");
+    loss = model_.loss(b);
+  }
+  {
+    RECORD_USER_SCOPE("avgzsl::backward");
+    optimizer_.zero_grad();
+    loss.total.backward();
+  }
+  {
+    RECORD_USER_SCOPE("avgzsl::optimizer");
+    optimizer_.step();
+  }
+  {
+    RECORD_USER_SCOPE("avgzsl::after_step");
+    model_.after_step(b);
+  }
+  RECORD_USER_SCOPE("avgzsl::loss_values");
   StepLosses out;
   out.total = loss.total.item<double>();
   for (const auto& term : loss.terms) out.terms.emplace_back(term.name, term.value.item<double>());
@@ -122,8 +141,7 @@ StageResult train_stage(int stage, const data::TrainingSet& train, const data::E
   result.model = build_model(config, dims);
   gzsl::Method& model = *result.model;
 
-  torch::optim::Adam optimizer(model.trainable_parameters(),
-                               torch::optim::AdamOptions(config.lr).weight_decay(config.weight_decay));
+  nn::FusedAdam optimizer(model.trainable_parameters(), torch::optim::AdamOptions(config.lr).weight_decay(config.weight_decay));
   nn::PlateauOptions plateau;
   plateau.patience = config.plateau_patience;
   plateau.factor = config.plateau_factor;
