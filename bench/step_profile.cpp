@@ -2,12 +2,14 @@
 // backward, optimizer, after_step, loss_values), each with its operator calls and allocations,
 // and the operators with the most self time. The numbers behind docs/performance.md.
 //
-//   ./build/bench/avgzsl_step_profile [METHOD] [STEPS] [--libtorch-adam] [--threads N]
+//   ./build/bench/avgzsl_step_profile [METHOD] [STEPS] [--libtorch-adam] [--threads N] [--torch-threads N]
 //
 // METHOD: any of `avgzsl train --method` (default clipclap); STEPS profiled after 10 warm-up
 // steps (default 100); --libtorch-adam profiles the step with LibTorch's Adam (the baseline).
 // The profiler adds its own cost to every operator call, so the unprofiled time of the same
-// steps is printed too: read the phases as shares, not as absolute times.
+// steps is printed too: read the phases as shares, not as absolute times. --threads sets both
+// LibTorch's and OpenBLAS's threads as `avgzsl train --threads` does; --torch-threads then sets
+// LibTorch's alone.
 #include <fmt/format.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
 
@@ -137,16 +139,18 @@ int main(int argc, char** argv) {
   util::restart_with_passive_openmp(argv);
   util::keep_freed_tensor_memory();
   std::string method = "clipclap";
-  int steps = 100, threads = 0;
+  int steps = 100, threads = 0, torch_threads = 0;
   bool libtorch_adam = false;
   std::vector<std::string> positional;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--libtorch-adam") == 0) libtorch_adam = true;
     else if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = std::atoi(argv[++i]);
+    else if (std::strcmp(argv[i], "--torch-threads") == 0 && i + 1 < argc) torch_threads = std::atoi(argv[++i]);
     else positional.emplace_back(argv[i]);
   }
   try {
     util::configure_threads(threads);
+    if (torch_threads > 0) at::set_num_threads(torch_threads);   // LibTorch's own pool alone, BLAS unchanged
     if (!positional.empty()) method = positional[0];
     if (positional.size() > 1) steps = std::stoi(positional[1]);
     if (steps < 1) throw std::invalid_argument("STEPS must be at least 1");

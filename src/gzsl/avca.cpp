@@ -3,7 +3,7 @@
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/batchnorm.h>
-#include <torch/nn/modules/dropout.h>
+#include "avgzsl/nn/dropout.h"
 
 #include <cmath>
 #include <stdexcept>
@@ -21,7 +21,7 @@ void avca_append_block(torch::nn::Sequential& seq, int64_t in, int64_t out, doub
   if (momentum >= 0) bn.momentum(momentum);
   seq->push_back(torch::nn::BatchNorm1d(bn));
   seq->push_back(torch::nn::ReLU());
-  seq->push_back(torch::nn::Dropout(dropout));
+  seq->push_back(nn::Dropout(dropout));
 }
 
 torch::Tensor avca_triplet(const torch::Tensor& anchor, const torch::Tensor& positive, const torch::Tensor& negative) {
@@ -98,7 +98,7 @@ AvcaAttentionImpl::AvcaAttentionImpl(int64_t dim, int64_t heads, int64_t dim_hea
   to_out_ = torch::nn::Sequential();
   if (project_out) {
     to_out_->push_back(torch::nn::Linear(inner, dim));
-    to_out_->push_back(torch::nn::Dropout(dropout));
+    to_out_->push_back(nn::Dropout(dropout));
   }
   register_module("to_out", to_out_);
 }
@@ -117,9 +117,9 @@ torch::Tensor AvcaAttentionImpl::forward(const torch::Tensor& x) {
 AvcaFeedForwardImpl::AvcaFeedForwardImpl(int64_t dim, int64_t hidden, double dropout) {
   net_->push_back(torch::nn::Linear(dim, hidden));
   net_->push_back(torch::nn::GELU());
-  net_->push_back(torch::nn::Dropout(dropout));
+  net_->push_back(nn::Dropout(dropout));
   net_->push_back(torch::nn::Linear(hidden, dim));
-  net_->push_back(torch::nn::Dropout(dropout));
+  net_->push_back(nn::Dropout(dropout));
   register_module("net", net_);
 }
 

@@ -121,7 +121,7 @@ BilinearCompatibility::BilinearCompatibility(BilinearRanking ranking, const Meth
   // DeviseModel's order: bilinear, then dropout (which has no tensors). The 300 of the original
   // (word2vec) is the class-text width here.
   bilinear = register_module("bilinear", torch::nn::Linear(torch::nn::LinearOptions(dims.input(), dims.text).bias(false)));
-  dropout = register_module("dropout", torch::nn::Dropout(options.dropout_baselines));
+  dropout = register_module("dropout", nn::Dropout(options.dropout_baselines));
 }
 
 torch::Tensor BilinearCompatibility::project(const torch::Tensor& x) {

@@ -2,7 +2,7 @@
 
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/batchnorm.h>
-#include <torch/nn/modules/dropout.h>
+#include "avgzsl/nn/dropout.h"
 #include <torch/nn/modules/linear.h>
 
 #include <stdexcept>
@@ -17,7 +17,7 @@ ProjectionNetImpl::ProjectionNetImpl(const ProjectionNetOptions& o) : options_(o
     fc_->push_back(torch::nn::Linear(o.input_size, o.hidden_size));
     if (o.use_bn) fc_->push_back(torch::nn::BatchNorm1d(o.hidden_size));  // PyTorch defaults: eps 1e-5, momentum 0.1
     fc_->push_back(torch::nn::ReLU());
-    fc_->push_back(torch::nn::Dropout(o.dropout));
+    fc_->push_back(nn::Dropout(o.dropout));
     fc_->push_back(torch::nn::Linear(o.hidden_size, o.output_size));
     if (o.relu_output) fc_->push_back(torch::nn::ReLU());
   } else {

@@ -2,7 +2,7 @@
 
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/batchnorm.h>
-#include <torch/nn/modules/dropout.h>
+#include "avgzsl/nn/dropout.h"
 #include <torch/nn/modules/linear.h>
 
 namespace avgzsl::nn {
@@ -13,7 +13,7 @@ void append_block(torch::nn::Sequential& seq, int64_t in, int64_t out, double dr
   seq->push_back(torch::nn::Linear(in, out));
   seq->push_back(torch::nn::BatchNorm1d(out));
   seq->push_back(torch::nn::ReLU());
-  seq->push_back(torch::nn::Dropout(dropout));
+  seq->push_back(nn::Dropout(dropout));
 }
 
 }  // namespace

@@ -110,7 +110,12 @@ StepLosses TrainStep::run(const std::vector<int64_t>& batch) {
   }
   {
     RECORD_USER_SCOPE("avgzsl::backward");
-    optimizer_.zero_grad();
+    // Gradients are dropped rather than zeroed (LibTorch 2.x's default for zero_grad, not 1.13's):
+    // backward then hands its result over instead of adding it to zeros, one pass over every
+    // gradient less, and one fill less.
+    for (auto& group : optimizer_.param_groups()) {
+      for (auto& p : group.params()) p.mutable_grad().reset();
+    }
     loss.total.backward();
   }
   {

@@ -13,13 +13,13 @@
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
-#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 
 #include <string>
 
 #include "avgzsl/gzsl/method.h"
 #include "avgzsl/gzsl/method_registry.h"
+#include "avgzsl/nn/dropout.h"
 
 namespace avgzsl::gzsl {
 
@@ -101,7 +101,7 @@ class BilinearCompatibility : public Method {
   const BilinearCompatibilityOptions& options() const { return options_; }
 
   torch::nn::Linear bilinear{nullptr};  // weight [text, visual + audio], no bias
-  torch::nn::Dropout dropout{nullptr};  // p = dropout_baselines, shared by inputs and texts
+  nn::Dropout dropout{nullptr};  // p = dropout_baselines, shared by inputs and texts
 
  private:
   torch::Tensor project(const torch::Tensor& x);  // [N, visual + audio] -> [N, text]
