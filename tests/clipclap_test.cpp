@@ -109,6 +109,55 @@ TEST_F(ReferenceParity, TrainModeOutputsLossesGradientsAndOneAdamStep) {
   }
 }
 
+// Training batches say which class text each video's text is (text_rows); ClipClap then encodes
+// the class texts once instead of the batch's repeated rows. Pinned here to the plain path: the
+// same losses, gradients and state after the extra embedding pass, with dropout on (the same draws
+// in the same order) and for each loss switch.
+TEST(ClipClap, TextRowsGiveThePlainPathsLossesGradientsAndStatistics) {
+  const torch::Tensor class_text = torch::randn({7, 20});
+  const torch::Tensor target = torch::tensor({0, 3, 3, 6, 1, 0, 2, 5, 3, 4, 6, 6}, torch::kInt64);
+  TrainingBatch plain;
+  plain.inputs = torch::randn({12, 24});
+  plain.class_text = class_text;
+  plain.target = target;
+  plain.text = class_text.index_select(0, target);
+  TrainingBatch rows = plain;
+  rows.text_rows = target;
+  rows.text = torch::full_like(plain.text, std::nanf(""));   // proves the rows path reads class_text only
+  for (const char* losses : {"ce,reg,rec", "reg,rec", "ce"}) {
+    SCOPED_TRACE(losses);
+    gzsl::ClipClapOptions o = tiny_options(24, 20, 32, 8, 0.2);
+    o.losses = parse_losses(losses);
+    torch::manual_seed(11);
+    gzsl::ClipClap a(o), b(o);
+    b->load_state_dict(a->state_dict(), "copy");
+    std::vector<MethodLoss> results;
+    for (auto* model : {&a, &b}) {
+      (*model)->train();
+      torch::manual_seed(5);
+      results.push_back((*model)->loss(model == &a ? plain : rows));
+      results.back().total.backward();
+      (*model)->after_step(model == &a ? plain : rows);
+    }
+    for (size_t t = 0; t < results[0].terms.size(); ++t) {
+      EXPECT_NEAR(results[0].terms[t].value.item<double>(), results[1].terms[t].value.item<double>(), 1e-6)
+          << results[0].terms[t].name;
+    }
+    EXPECT_GT(results[0].total.item<double>(), 0);
+    const auto grads_a = a->named_parameters(), grads_b = b->named_parameters();
+    for (const auto& p : grads_a) {
+      const torch::Tensor ga = p.value().grad(), gb = grads_b[p.key()].grad();
+      ASSERT_EQ(ga.defined(), gb.defined()) << p.key();
+      if (ga.defined()) EXPECT_TRUE(torch::allclose(ga, gb, 1e-4, 1e-6)) << p.key();
+    }
+    const auto state_a = a->state_dict(), state_b = b->state_dict();
+    ASSERT_EQ(state_a.size(), state_b.size());
+    for (size_t i = 0; i < state_a.size(); ++i) {
+      EXPECT_TRUE(torch::allclose(state_a[i].second, state_b[i].second, 1e-5, 1e-6)) << state_a[i].first;
+    }
+  }
+}
+
 TEST(ClipClapLoss, HandComputedRegressionAndReconstruction) {
   gzsl::ClipClap model(gzsl::ClipClapOptions{});
   gzsl::ClipClapOutputs out;

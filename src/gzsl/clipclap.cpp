@@ -54,9 +54,13 @@ ClipClapImpl::ClipClapImpl(const ClipClapOptions& o, const MethodDims& dims)
 ClipClapOutputs ClipClapImpl::forward(const torch::Tensor& x, const torch::Tensor& t) {
   TORCH_CHECK(x.dim() == 2 && x.size(1) == options_.input_dim, "Expected inputs [B, ", options_.input_dim, "], but got ", x.sizes());
   TORCH_CHECK(t.dim() == 2 && t.size(1) == options_.text_dim, "Expected class texts [B, ", options_.text_dim, "], but got ", t.sizes());
-  ClipClapOutputs out;
   const torch::Tensor o = O_enc->forward(x);   // [B, hidden]
-  out.w = W_enc->forward(t);                   // [B, hidden]
+  return forward_encoded(o, W_enc->forward(t));
+}
+
+ClipClapOutputs ClipClapImpl::forward_encoded(const torch::Tensor& o, const torch::Tensor& w) {
+  ClipClapOutputs out;
+  out.w = w;                                   // [B, hidden]
   out.theta_o = O_proj->forward(o);            // [B, embedding]
   out.rho_o = D_o->forward(out.theta_o);       // [B, hidden]
   out.theta_w = W_proj->forward(out.w);        // [B, embedding]
@@ -76,9 +80,32 @@ torch::Tensor ClipClapImpl::embed_classes(const torch::Tensor& t) {
 
 nlohmann::json ClipClapImpl::options_json() const { return options_; }
 
+namespace {
+
+// W_enc(t) for a batch whose texts are rows of the class texts: W_enc's first Linear (the largest
+// product of the text side) over the K classes once, then the batch's rows of it through the
+// rest (BatchNorm over the B rows, as before). Same values up to float rounding.
+torch::Tensor encode_text_rows(nn::EmbeddingNet& W_enc, const torch::Tensor& class_linear, const torch::Tensor& rows) {
+  return W_enc->after_first_linear(class_linear.index_select(0, rows));
+}
+
+}  // namespace
+
 MethodLoss ClipClapImpl::loss(const TrainingBatch& batch) {
-  const ClipClapOutputs out = forward(batch.inputs, batch.text);
-  LossTerms terms = clipclap_loss(*this, out, batch.class_text, batch.target, options_.losses);
+  ClipClapOutputs out;
+  torch::Tensor class_embeddings;
+  if (batch.text_rows.defined()) {
+    // The reference encodes the B batch texts and, for the cross-entropy, the K class texts:
+    // K + B rows through W_enc's first Linear. Here K, shared; module calls in the reference's
+    // order, so that BatchNorm statistics and dropout draws follow it.
+    const torch::Tensor class_linear = W_enc->first_linear(batch.class_text);   // [K, hidden]
+    const torch::Tensor o = O_enc->forward(batch.inputs);
+    out = forward_encoded(o, encode_text_rows(W_enc, class_linear, batch.text_rows));
+    if (options_.losses.cross_entropy) class_embeddings = W_proj->forward(W_enc->after_first_linear(class_linear));
+  } else {
+    out = forward(batch.inputs, batch.text);
+  }
+  LossTerms terms = clipclap_loss(*this, out, batch.class_text, batch.target, options_.losses, class_embeddings);
   return {terms.total,
           {{"ce", terms.cross_entropy}, {"reg", terms.regression}, {"rec", terms.reconstruction}}};
 }
@@ -89,7 +116,9 @@ void ClipClapImpl::after_step(const TrainingBatch& batch) {
   // Repeat it so that our models match the reference's.
   torch::NoGradGuard no_grad;
   const torch::Tensor o = O_enc->forward(batch.inputs);
-  const torch::Tensor w = W_enc->forward(batch.text);
+  const torch::Tensor w = batch.text_rows.defined()
+                              ? encode_text_rows(W_enc, W_enc->first_linear(batch.class_text), batch.text_rows)
+                              : W_enc->forward(batch.text);
   O_proj->forward(o);
   W_proj->forward(w);
 }

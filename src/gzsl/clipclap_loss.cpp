@@ -7,11 +7,13 @@ namespace avgzsl::gzsl {
 namespace F = torch::nn::functional;
 
 LossTerms clipclap_loss(ClipClapImpl& model, const ClipClapOutputs& out, const torch::Tensor& class_text,
-                        const torch::Tensor& target_index, const LossSwitches& switches) {
+                        const torch::Tensor& target_index, const LossSwitches& switches,
+                        const torch::Tensor& class_embeddings_given) {
   const auto zero = torch::zeros({}, out.theta_o.options());
   LossTerms terms;
   if (switches.cross_entropy) {
-    const torch::Tensor class_embeddings = model.embed_classes(class_text);   // [K, embedding]
+    const torch::Tensor class_embeddings =
+        class_embeddings_given.defined() ? class_embeddings_given : model.embed_classes(class_text);   // [K, embedding]
     const torch::Tensor scores = out.theta_o.matmul(class_embeddings.t());     // [B, K]
     terms.cross_entropy = F::cross_entropy(scores, target_index);
   } else {

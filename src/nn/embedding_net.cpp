@@ -33,4 +33,12 @@ EmbeddingNetImpl::EmbeddingNetImpl(EmbeddingNetOptions options) : options_(optio
 
 torch::Tensor EmbeddingNetImpl::forward(const torch::Tensor& x) { return fc_->forward(x); }
 
+torch::Tensor EmbeddingNetImpl::first_linear(const torch::Tensor& x) { return fc_->begin()->forward(x); }
+
+torch::Tensor EmbeddingNetImpl::after_first_linear(const torch::Tensor& h) {
+  torch::Tensor y = h;
+  for (auto module = fc_->begin() + 1; module != fc_->end(); ++module) y = module->forward(y);
+  return y;
+}
+
 }  // namespace avgzsl::nn

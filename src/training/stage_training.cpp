@@ -97,6 +97,7 @@ StepLosses TrainStep::run(const std::vector<int64_t>& batch) {
     b.text = class_text_.index_select(0, y);                        // [B, text_dim]
     b.target = position_.index_select(0, y);                        // [B] in [0, K)
     b.class_text = train_text_;
+    b.text_rows = b.target;
     if (model_.uses_negatives()) {
       const torch::Tensor negative = torch::tensor(sampler_.negatives(batch), torch::kInt64);
       b.negative_inputs = train_.inputs.index_select(0, negative);

@@ -70,6 +70,8 @@ class ClipClapImpl : public Method {
 
   // x: [B, input_dim] video inputs; t: [B, text_dim] the class text of each video's label.
   ClipClapOutputs forward(const torch::Tensor& x, const torch::Tensor& t);
+  // The same from o = O_enc(x) and w = W_enc(t), however they were computed.
+  ClipClapOutputs forward_encoded(const torch::Tensor& o, const torch::Tensor& w);
   // theta_o for videos: [N, input_dim] -> [N, embedding_dim].
   torch::Tensor embed_videos(const torch::Tensor& x);
   // theta_w for class texts: [C, text_dim] -> [C, embedding_dim].

@@ -19,7 +19,10 @@ struct LossTerms {
 // Cross-entropy runs W_proj(W_enc(class_text)) through the model again, in its current
 // train/eval mode, after `outputs` was computed: this is the reference's order, which matters
 // for BatchNorm running statistics and dropout draws.
+// `class_embeddings` [K, embedding]: theta_w of the K class texts when the caller has it already;
+// otherwise it is computed here as model.embed_classes(class_text).
 LossTerms clipclap_loss(ClipClapImpl& model, const ClipClapOutputs& outputs, const torch::Tensor& class_text,
-                        const torch::Tensor& target_index, const LossSwitches& switches);
+                        const torch::Tensor& target_index, const LossSwitches& switches,
+                        const torch::Tensor& class_embeddings = {});
 
 }  // namespace avgzsl::gzsl

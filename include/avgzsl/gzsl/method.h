@@ -37,6 +37,10 @@ struct TrainingBatch {
   torch::Tensor negative_inputs;  // [B, visual + audio] a video of another training class
   torch::Tensor negative_text;    // [B, text] that class's text
   torch::Tensor class_text;       // [K, text] texts of all training classes (sorted class ids)
+  // Optional [B] int64: when defined, text == class_text.index_select(0, text_rows) (training
+  // batches: the rows are `target`). A method may then encode the K class texts once instead of
+  // the B rows, which repeat (ClipClap does; docs/performance.md).
+  torch::Tensor text_rows;
 };
 
 struct NamedLoss {

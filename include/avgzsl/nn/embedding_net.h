@@ -30,6 +30,10 @@ class EmbeddingNetImpl : public torch::nn::Module {
   explicit EmbeddingNetImpl(EmbeddingNetOptions options);
   // x: [B, in_features] -> [B, out_features], non-negative (ends in ReLU, dropout).
   torch::Tensor forward(const torch::Tensor& x);
+  // forward(x) == after_first_linear(first_linear(x)): fc.0 alone, then fc.1 onwards. Lets a
+  // caller run the first (and largest) product once for rows that repeat.
+  torch::Tensor first_linear(const torch::Tensor& x);
+  torch::Tensor after_first_linear(const torch::Tensor& h);
   const EmbeddingNetOptions& options() const { return options_; }
 
  private:
