@@ -158,6 +158,40 @@ TEST(ClipClapImport, BadReleasesFailWithTheFileAndTheProblem) {
   }
 }
 
+// Class files are memory-mapped and their vectors copied after the whole split folder is read.
+// A file that another program truncates in between would raise SIGBUS where the lost pages are
+// touched; the import checks the size again first and names the file. An empty file is an error
+// like any truncated pickle.
+TEST(ClipClapImport, AClassFileTruncatedDuringTheImportIsAnErrorNotACrash) {
+  {
+    ReleaseCopy r;
+    const fs::path first = r.features(std::string("video/") + data::kVideoSplitNames[0] + "/Archery.pkl");
+    const auto original_size = fs::file_size(first);
+    reference::ClipClapImportOptions o = fixture_options("release_p4");
+    o.root = r.root;
+    bool truncated = false;
+    try {
+      reference::import_clipclap_release(o, [&](int64_t done, int64_t) {
+        if (done == 2) {  // Archery's video and audio files are read (mapped), nothing copied yet
+          fs::resize_file(first, original_size / 2);
+          truncated = true;
+        }
+      });
+      ADD_FAILURE() << "import succeeded";
+    } catch (const std::runtime_error& e) {
+      const std::string what = e.what();
+      EXPECT_TRUE(truncated);
+      EXPECT_EQ(what, first.string() + ": shrank from " + std::to_string(original_size) + " to " + std::to_string(original_size / 2) +
+                          " bytes while being read (truncated by another program?)");
+    }
+  }
+  {
+    ReleaseCopy r;
+    io::write_file_atomically(r.features("audio/stage_1_train/Basketball.pkl"), "");
+    expect_import_error(r, "audio/stage_1_train/Basketball.pkl", "truncated");
+  }
+}
+
 TEST(ClipClapExport, ExportThenImportGivesTheSameDataset) {
   const data::Dataset original = testing::tiny_dataset(3);
   testing::TempDir dir;
