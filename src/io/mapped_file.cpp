@@ -36,8 +36,7 @@ MappedFile::MappedFile(const std::filesystem::path& path) : path_(path) {
   device_ = st.st_dev;
   inode_ = st.st_ino;
   if (size_ > 0) {
-    // MAP_POPULATE: the whole file is read, so map every page now instead of one fault at a time.
-    void* map = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    void* map = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map == MAP_FAILED) {
       const int error = errno;
       ::close(fd);
