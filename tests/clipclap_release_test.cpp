@@ -3,6 +3,7 @@
 // and against the real class splits in ../shared/data/avgzsl_splits when present.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -155,6 +156,49 @@ TEST(ClipClapImport, BadReleasesFailWithTheFileAndTheProblem) {
     ReleaseCopy r;
     fs::copy_file(bad / file, r.features("video/stage_1_train/Archery.pkl"), fs::copy_options::overwrite_existing);
     expect_import_error(r, "video/stage_1_train/Archery.pkl", problem);
+  }
+}
+
+// Class files are memory-mapped and their vectors copied after the whole split folder is read.
+// A file that another program truncates in between would raise SIGBUS where the lost pages are
+// touched (and give zeros within the last page); the import checks the size again first and names
+// the file. An empty file is an error like any truncated pickle.
+TEST(ClipClapImport, AClassFileTruncatedDuringTheImportIsAnErrorNotACrash) {
+  {
+    testing::TempDir dir;
+    data::Dataset wide = testing::tiny_dataset(3);  // 16 KB vectors: a class file spans many pages
+    wide.visual_dim = 4096;
+    for (auto& [name, split] : wide.video_splits) split.visual = torch::randn({split.size(), wide.visual_dim});
+    reference::export_clipclap_release(wide, dir / "release", "UCF");
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(dir / "release/features/cls_features_non_averaged/video" / data::kVideoSplitNames[0])) {
+      files.push_back(e.path());
+    }
+    const fs::path first = *std::min_element(files.begin(), files.end());  // the first class file read
+    const auto original_size = fs::file_size(first);
+    ASSERT_GT(original_size, 3 * 4096u);
+    reference::ClipClapImportOptions o;
+    o.root = dir / "release";
+    o.dataset = "UCF";
+    bool truncated = false;
+    try {
+      reference::import_clipclap_release(o, [&](int64_t done, int64_t) {
+        if (done == 2) {  // its video and audio files are parsed (mapped), nothing copied yet
+          fs::resize_file(first, 4096);
+          truncated = true;
+        }
+      });
+      ADD_FAILURE() << "import succeeded";
+    } catch (const std::runtime_error& e) {
+      EXPECT_TRUE(truncated);
+      EXPECT_EQ(std::string(e.what()), first.string() + ": shrank from " + std::to_string(original_size) +
+                                           " to 4096 bytes while being read (truncated by another program?)");
+    }
+  }
+  {
+    ReleaseCopy r;
+    io::write_file_atomically(r.features("audio/stage_1_train/Basketball.pkl"), "");
+    expect_import_error(r, "audio/stage_1_train/Basketball.pkl", "truncated");
   }
 }
 

@@ -6,7 +6,9 @@
 
 #include <fstream>
 
+#include "avgzsl/data/dataset.h"
 #include "avgzsl/extraction/feature_store.h"
+#include "avgzsl/extraction/split_plan.h"
 #include "error_text.h"
 #include "temp_dir.h"
 
@@ -78,6 +80,69 @@ TEST(FeatureStore, AnotherJobOrShardIsRefusedAndCorruptChunksAreNamed) {
   std::ofstream(chunk, std::ios::binary | std::ios::trunc) << "garbage";
   const std::string corrupt = testing::typed_error_of([&] { FeatureStore::open_existing(tmp / "store").read_all(); });
   EXPECT_NE(corrupt.find("000001.safetensors"), std::string::npos) << corrupt;
+}
+
+// Chunks whose feature sizes differ cannot be joined: the later one is named before any
+// feature is copied.
+TEST(FeatureStore, ChunksOfAnotherFeatureSizeAreNamed) {
+  testing::TempDir tmp;
+  FeatureStore store = FeatureStore::open_for_job(tmp / "store", job(), {1, 1}, 2);
+  store.write_chunk({video(0, "A")}, torch::ones({1, 3}), torch::Tensor(), {});
+  store.write_chunk({video(1, "B")}, torch::ones({1, 4}), torch::Tensor(), {});
+  EXPECT_EQ(testing::typed_error_of([&] { store.read_all(); }),
+            "runtime_error: " + (tmp / "store/chunks/000002.safetensors").string() +
+                ": holds features of 4/0 (visual/audio) dimensions, other chunks 3/0");
+}
+
+// merge streams every chunk's rows into the split tensors: each video keeps exactly its own
+// visual and audio rows, whichever shard and chunk held it and in whatever order they were written.
+TEST(FeatureStore, MergedShardsHoldEachVideosOwnRows) {
+  testing::TempDir tmp;
+  const std::vector<std::string> names = {"A", "B", "C"};
+  nlohmann::json three = job();
+  three["classes"].push_back({{"name", "C"}, {"display_name", "c"}});
+  const int64_t videos = 36;
+  const auto visual_row = [](int64_t i) { return torch::arange(3, torch::kFloat32) + 10.0f * static_cast<float>(i); };
+  const auto audio_row = [](int64_t i) { return -torch::arange(2, torch::kFloat32) - 10.0f * static_cast<float>(i); };
+  std::vector<FeatureStore> stores;
+  for (int k = 1; k <= 2; ++k) {
+    const ShardSpec shard{k, 2};
+    std::vector<ExtractedVideo> mine;
+    for (int64_t i = 0; i < videos; ++i) {
+      ExtractedVideo v = video(i, names[static_cast<size_t>(i % 3)]);
+      if (shard.contains(v.id)) mine.push_back(v);
+    }
+    FeatureStore store = FeatureStore::open_for_job(tmp / ("shard" + std::to_string(k)), three, shard, static_cast<int64_t>(mine.size()));
+    store.write_class_text(torch::randn({3, 4}), torch::randn({3, 2}));
+    const size_t half = mine.size() / 2;  // the second half first: chunk order is not job order
+    for (const auto& [from, to] : {std::pair{half, mine.size()}, std::pair{size_t{0}, half}}) {
+      const std::vector<ExtractedVideo> chunk(mine.begin() + static_cast<std::ptrdiff_t>(from), mine.begin() + static_cast<std::ptrdiff_t>(to));
+      std::vector<torch::Tensor> visual, audio;
+      for (const ExtractedVideo& v : chunk) {
+        visual.push_back(visual_row(v.index));
+        audio.push_back(audio_row(v.index));
+      }
+      store.write_chunk(chunk, torch::stack(visual), torch::stack(audio), {});
+    }
+    stores.push_back(FeatureStore::open_existing(store.dir()));
+  }
+  const AssemblyReport report = assemble_dataset({stores[1], stores[0]}, automatic_split_plan(names), tmp / "merged", false);
+  EXPECT_EQ(report.videos + report.left_out, videos);
+  const data::Dataset merged = data::load_dataset(tmp / "merged");
+  int64_t checked = 0;
+  for (const char* split : data::kVideoSplitNames) {
+    const data::VideoSplit& s = merged.video_split(split);
+    int64_t previous = -1;
+    for (int64_t r = 0; r < s.size(); ++r) {
+      const int64_t i = std::stoll(s.video_ids[static_cast<size_t>(r)].substr(1));
+      EXPECT_GT(i, previous) << split;  // rows in the order of the job's list
+      previous = i;
+      EXPECT_TRUE(torch::equal(s.visual[r], visual_row(i))) << s.video_ids[static_cast<size_t>(r)];
+      EXPECT_TRUE(torch::equal(s.audio[r], audio_row(i))) << s.video_ids[static_cast<size_t>(r)];
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, report.videos);
 }
 
 TEST(FeatureStore, ASecondJobIsRefusedAtOnceNamingTheHolder) {

@@ -1,6 +1,5 @@
 #include "avgzsl/data/dataset.h"
 
-#include <cmath>
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -9,6 +8,7 @@
 
 #include "avgzsl/io/atomic_file.h"
 #include "avgzsl/io/safetensors.h"
+#include "avgzsl/util/float_values.h"
 
 namespace avgzsl::data {
 namespace fs = std::filesystem;
@@ -37,15 +37,8 @@ void check_matrix(const torch::Tensor& t, int64_t rows, int64_t cols, const std:
   if (t.scalar_type() != torch::kFloat32) fail(where, what + " must be float32");
   // One pass over the values without temporaries (isfinite() would allocate a mask as large).
   const torch::Tensor c = t.contiguous();
-  const float* values = c.data_ptr<float>();
-  const int64_t count = c.numel();
-  bool all_finite = true;
-  for (int64_t i = 0; i < count; ++i) all_finite &= std::isfinite(values[i]);
-  if (!all_finite) {
-    int64_t i = 0;
-    while (std::isfinite(values[i])) ++i;
-    fail(where, what + " holds NaN or Inf (row " + std::to_string(i / cols) + ")");
-  }
+  const int64_t i = util::first_non_finite(c.data_ptr<float>(), c.numel());
+  if (i >= 0) fail(where, what + " holds NaN or Inf (row " + std::to_string(i / cols) + ")");
 }
 
 std::string join_names(const Dataset& d, const std::vector<int64_t>& ids, size_t limit = 5) {

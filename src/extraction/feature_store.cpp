@@ -183,13 +183,26 @@ namespace {
 
 struct ChunkContents {
   std::vector<ExtractedVideo> videos;
-  torch::Tensor visual;
-  torch::Tensor audio;
   std::vector<FailedVideo> failures;
+  int64_t visual_dim = 0;  // columns of its features; 0 without videos
+  int64_t audio_dim = 0;   // 0: no audio features
 };
 
-// `with_features` false reads the metadata only (what resuming needs), not the feature bytes.
-ChunkContents read_chunk(const fs::path& file, bool with_features = true) {
+// The columns of a chunk's feature tensor `name`, checked: one float row per video.
+int64_t feature_columns(const io::SafetensorsFile& chunk, const char* name, size_t videos) {
+  const io::SafetensorsEntry& e = chunk.entry(name);
+  if (!at::isFloatingType(io::safetensors_dtype_to_torch(e.dtype))) {
+    fail(chunk.path(), std::string("tensor '") + name + "' has dtype " + e.dtype + ", expected F32");
+  }
+  if (e.shape.size() != 2 || e.shape[0] != static_cast<int64_t>(videos)) {
+    fail(chunk.path(), std::string("'") + name + "' has " + std::to_string(e.shape.empty() ? 0 : e.shape[0]) + " rows for " +
+                           std::to_string(videos) + " videos");
+  }
+  return e.shape[1];
+}
+
+// A chunk's metadata and the shapes of its features; the feature bytes are not touched.
+ChunkContents read_chunk(const fs::path& file) {
   const io::SafetensorsFile chunk(file);
   ChunkContents out;
   try {
@@ -205,27 +218,109 @@ ChunkContents read_chunk(const fs::path& file, bool with_features = true) {
   } catch (const std::exception& e) {
     fail(file, std::string("malformed chunk metadata (") + e.what() + "); delete the file to extract its videos again");
   }
-  if (with_features && !out.videos.empty()) {
-    auto rows_checked = [&](const char* name) {
-      torch::Tensor t = chunk.tensor(name, torch::kFloat32);
-      if (t.dim() != 2 || t.size(0) != static_cast<int64_t>(out.videos.size())) {
-        fail(file, std::string("'") + name + "' has " + std::to_string(t.dim() ? t.size(0) : 0) + " rows for " +
-                       std::to_string(out.videos.size()) + " videos");
-      }
-      return t;
-    };
-    out.visual = rows_checked("visual");
-    if (chunk.contains("audio")) out.audio = rows_checked("audio");
+  if (!out.videos.empty()) {
+    out.visual_dim = feature_columns(chunk, "visual", out.videos.size());
+    if (chunk.contains("audio")) out.audio_dim = feature_columns(chunk, "audio", out.videos.size());
   }
   return out;
 }
+
+// Where the features of one extracted video lie: row `row` of chunk file `chunk`.
+struct IndexedVideo {
+  ExtractedVideo video;
+  size_t chunk = 0;
+  int64_t row = 0;
+};
+
+// The chunks of one or more stores, read for their metadata: what merge and read_all know before
+// they copy any feature, so that each row is copied once, into its final place.
+struct ChunkIndex {
+  std::vector<fs::path> chunks;
+  std::vector<IndexedVideo> videos;  // in chunk order
+  std::vector<FailedVideo> failures;
+  int64_t visual_dim = 0;
+  int64_t audio_dim = 0;
+
+  // Adds the chunks of `store`; returns how many videos (extracted or failed) they name.
+  int64_t add_store(const fs::path& store, const std::vector<fs::path>& files) {
+    int64_t named = 0;
+    for (const fs::path& file : files) {
+      ChunkContents chunk = read_chunk(file);
+      named += static_cast<int64_t>(chunk.videos.size() + chunk.failures.size());
+      if (!chunk.videos.empty()) {
+        if (visual_dim == 0 && videos.empty()) {
+          visual_dim = chunk.visual_dim;
+          audio_dim = chunk.audio_dim;
+        }
+        if ((chunk.audio_dim > 0) != (audio_dim > 0)) {
+          fail(store, "some chunks hold audio features and some do not; extract again with --restart");
+        }
+        if (chunk.visual_dim != visual_dim || chunk.audio_dim != audio_dim) {
+          fail(file, "holds features of " + std::to_string(chunk.visual_dim) + "/" + std::to_string(chunk.audio_dim) +
+                         " (visual/audio) dimensions, other chunks " + std::to_string(visual_dim) + "/" + std::to_string(audio_dim));
+        }
+      }
+      for (size_t row = 0; row < chunk.videos.size(); ++row) {
+        videos.push_back({std::move(chunk.videos[row]), chunks.size(), static_cast<int64_t>(row)});
+      }
+      for (auto& f : chunk.failures) failures.push_back(std::move(f));
+      chunks.push_back(file);
+    }
+    return named;
+  }
+
+  // Positions of `videos` in the order of the job's list.
+  std::vector<size_t> job_order() const {
+    std::vector<size_t> order(videos.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return videos[a].video.index < videos[b].video.index; });
+    return order;
+  }
+
+  // Copies every video's features, chunk by chunk, to row `place[i].second` of
+  // `visual[place[i].first]` (and audio alike; first < 0: nowhere). The outputs are allocated by
+  // the caller, float32 [rows, visual_dim] / [rows, audio_dim]; only one chunk is mapped at a time.
+  void copy_features(const std::vector<std::pair<int, int64_t>>& place, std::vector<torch::Tensor>& visual,
+                     std::vector<torch::Tensor>& audio) const {
+    const auto bases = [](std::vector<torch::Tensor>& tensors) {
+      std::vector<float*> out;
+      for (torch::Tensor& t : tensors) out.push_back(t.data_ptr<float>());
+      return out;
+    };
+    const std::vector<float*> visual_rows = bases(visual), audio_rows = bases(audio);
+    std::vector<std::vector<size_t>> of_chunk(chunks.size());
+    for (size_t i = 0; i < videos.size(); ++i) of_chunk[videos[i].chunk].push_back(i);
+    for (size_t c = 0; c < chunks.size(); ++c) {
+      if (of_chunk[c].empty()) continue;
+      const io::SafetensorsFile chunk(chunks[c]);
+      const auto copy_rows = [&](const char* name, int64_t dim, const std::vector<float*>& out) {
+        if (chunk.entry(name).shape != std::vector<int64_t>{static_cast<int64_t>(of_chunk[c].size()), dim}) {
+          fail(chunks[c], "changed since it was read (another job writing to the store?)");
+        }
+        // write_chunk stores float32; another float type is converted first.
+        torch::Tensor converted;
+        const float* from = reinterpret_cast<const float*>(chunk.bytes(name).data());
+        if (chunk.entry(name).dtype != "F32") {
+          converted = chunk.tensor(name, torch::kFloat32);
+          from = converted.data_ptr<float>();
+        }
+        for (size_t i : of_chunk[c]) {
+          const auto [target, row] = place[i];
+          if (target >= 0) std::memcpy(out[static_cast<size_t>(target)] + row * dim, from + videos[i].row * dim, static_cast<size_t>(dim) * sizeof(float));
+        }
+      };
+      copy_rows("visual", visual_dim, visual_rows);
+      if (audio_dim > 0) copy_rows("audio", audio_dim, audio_rows);
+    }
+  }
+};
 
 }  // namespace
 
 std::set<std::string> FeatureStore::done_ids() const {
   std::set<std::string> ids;
   for (const fs::path& file : chunk_files()) {
-    const ChunkContents chunk = read_chunk(file, /*with_features=*/false);
+    const ChunkContents chunk = read_chunk(file);
     for (const auto& v : chunk.videos) ids.insert(v.id);
     for (const auto& f : chunk.failures) ids.insert(f.id);
   }
@@ -259,33 +354,22 @@ void FeatureStore::write_chunk(const std::vector<ExtractedVideo>& videos, const 
 }
 
 StoreContents FeatureStore::read_all() const {
+  ChunkIndex index;
+  index.add_store(dir_, chunk_files());
   StoreContents out;
-  std::vector<torch::Tensor> rows, audio_rows;
-  std::vector<std::pair<int64_t, int64_t>> order;  // (index, row)
-  for (const fs::path& file : chunk_files()) {
-    ChunkContents chunk = read_chunk(file);
-    for (size_t i = 0; i < chunk.videos.size(); ++i) {
-      order.emplace_back(chunk.videos[i].index, static_cast<int64_t>(out.videos.size()));
-      out.videos.push_back(std::move(chunk.videos[i]));
-    }
-    if (chunk.visual.defined()) rows.push_back(chunk.visual);
-    if (chunk.audio.defined()) audio_rows.push_back(chunk.audio);
-    for (auto& f : chunk.failures) out.failures.push_back(std::move(f));
+  std::vector<std::pair<int, int64_t>> place(index.videos.size());
+  for (size_t i : index.job_order()) {
+    place[i] = {0, static_cast<int64_t>(out.videos.size())};
+    out.videos.push_back(index.videos[i].video);
   }
-  if (!audio_rows.empty() && audio_rows.size() != rows.size()) {
-    fail(dir_, "some chunks hold audio features and some do not; extract again with --restart");
-  }
-  std::sort(order.begin(), order.end());
-  std::vector<ExtractedVideo> sorted;
-  std::vector<int64_t> permutation;
-  for (const auto& [index, row] : order) {
-    sorted.push_back(std::move(out.videos[row]));
-    permutation.push_back(row);
-  }
-  out.videos = std::move(sorted);
-  const torch::Tensor permutation_tensor = torch::tensor(permutation, torch::kInt64);
-  if (!rows.empty()) out.visual = torch::cat(rows).index_select(0, permutation_tensor);
-  if (!audio_rows.empty()) out.audio = torch::cat(audio_rows).index_select(0, permutation_tensor);
+  const auto rows = static_cast<int64_t>(out.videos.size());
+  std::vector<torch::Tensor> visual, audio;
+  if (rows > 0) visual.push_back(torch::empty({rows, index.visual_dim}, torch::kFloat32));
+  if (rows > 0 && index.audio_dim > 0) audio.push_back(torch::empty({rows, index.audio_dim}, torch::kFloat32));
+  index.copy_features(place, visual, audio);
+  if (!visual.empty()) out.visual = visual.front();
+  if (!audio.empty()) out.audio = audio.front();
+  out.failures = std::move(index.failures);
   std::sort(out.failures.begin(), out.failures.end(), [](const auto& a, const auto& b) { return a.index < b.index; });
   return out;
 }
@@ -329,43 +413,30 @@ AssemblyReport assemble_dataset(const std::vector<FeatureStore>& stores, const S
     }
   }
 
-  // Everything of every shard, in the order of the job's list.
-  std::vector<ExtractedVideo> videos;
-  std::vector<FailedVideo> failures;
-  std::vector<torch::Tensor> visual_parts, audio_parts;
+  // The metadata of every shard's chunks; the features are copied at the end, straight into the
+  // split tensors, so that peak memory stays near the output's size (issue 16).
+  ChunkIndex index;
   for (const auto& [k, store] : by_shard) {
-    StoreContents contents = store->read_all();
-    const int64_t done = static_cast<int64_t>(contents.videos.size() + contents.failures.size());
+    const int64_t done = index.add_store(store->dir(), store->chunk_files());
     if (done != store->videos_in_shard()) {
       fail(store->dir(), "is incomplete: " + std::to_string(done) + " of " + std::to_string(store->videos_in_shard()) +
                              " videos done; run the same extract command again to finish it");
     }
-    videos.insert(videos.end(), contents.videos.begin(), contents.videos.end());
-    failures.insert(failures.end(), contents.failures.begin(), contents.failures.end());
-    if (contents.visual.defined()) visual_parts.push_back(contents.visual);
-    if (contents.audio.defined()) audio_parts.push_back(contents.audio);
   }
-  if (videos.empty()) fail(first.dir(), "no video could be decoded; see the failures in the chunks");
-  const torch::Tensor visual = torch::cat(visual_parts);
-  const torch::Tensor audio = audio_parts.empty() ? torch::Tensor() : torch::cat(audio_parts);
-  if (audio.defined() && audio.size(0) != visual.size(0)) {
-    fail(first.dir(), "some chunks hold audio features and some do not; extract again with --restart");
-  }
-  std::vector<int64_t> order(videos.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
-  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return videos[a].index < videos[b].index; });
+  if (index.videos.empty()) fail(first.dir(), "no video could be decoded; see the failures in the chunks");
+  std::vector<FailedVideo>& failures = index.failures;
   std::sort(failures.begin(), failures.end(), [](const auto& a, const auto& b) { return a.index < b.index; });
 
   data::Dataset dataset;
   dataset.name = first.job().value("name", std::string("extracted"));
   dataset.description = "extracted by avgzsl extract from " + first.job().value("videos", std::string("?"));
   dataset.classes = first.classes();
-  dataset.visual_dim = visual.size(1);
+  dataset.visual_dim = index.visual_dim;
   std::tie(dataset.clip_text, dataset.clap_text) = first.read_class_text();
   dataset.clip_dim = dataset.clip_text.size(1);
-  if (audio.defined()) {
+  if (index.audio_dim > 0) {
     if (!dataset.clap_text.defined()) fail(first.dir(), "has audio features but no CLAP class text");
-    dataset.audio_dim = audio.size(1);
+    dataset.audio_dim = index.audio_dim;
     dataset.clap_dim = dataset.clap_text.size(1);
   } else {
     dataset.clap_text = torch::Tensor();  // a visual-only dataset
@@ -380,14 +451,16 @@ AssemblyReport assemble_dataset(const std::vector<FeatureStore>& stores, const S
 
   AssemblyReport report;
   report.failed = static_cast<int64_t>(failures.size());
-  std::map<std::string, std::vector<int64_t>> rows_of_split;
-  std::map<std::string, std::vector<int64_t>> labels_of_split;
+  std::map<std::string, int> split_number;
+  for (const char* split : data::kVideoSplitNames) split_number.emplace(split, static_cast<int>(split_number.size()));
+  std::vector<std::vector<int64_t>> labels_of_split(split_number.size());
+  std::vector<std::pair<int, int64_t>> place(index.videos.size(), {-1, 0});  // (split, row) of each video
   json left_out = json::array(), without_audio = json::array(), silent_audio = json::array();
   std::vector<std::pair<std::string, std::string>> ids_and_labels;
-  for (const ExtractedVideo& v : videos) ids_and_labels.emplace_back(v.id, v.label);
+  for (const IndexedVideo& v : index.videos) ids_and_labels.emplace_back(v.video.id, v.video.label);
   const std::map<std::string, std::string> assignment = plan.assign(ids_and_labels);
-  for (int64_t row : order) {
-    const ExtractedVideo& v = videos[row];
+  for (size_t i : index.job_order()) {
+    const ExtractedVideo& v = index.videos[i].video;
     if (!v.has_audio) {
       ++report.without_audio;
       without_audio.push_back(v.id);
@@ -402,19 +475,27 @@ AssemblyReport assemble_dataset(const std::vector<FeatureStore>& stores, const S
       left_out.push_back(v.id);
       continue;
     }
-    rows_of_split[split->second].push_back(row);
-    labels_of_split[split->second].push_back(class_ids.at(v.label));
+    const int number = split_number.at(split->second);
+    std::vector<int64_t>& labels = labels_of_split[static_cast<size_t>(number)];
+    place[i] = {number, static_cast<int64_t>(labels.size())};
+    labels.push_back(class_ids.at(v.label));
     dataset.video_splits[split->second].video_ids.push_back(v.id);
   }
-  for (const char* split : data::kVideoSplitNames) {
+  std::vector<torch::Tensor> visual, audio;  // one per split, in split_number order
+  for (const auto& labels : labels_of_split) {
+    const auto rows = static_cast<int64_t>(labels.size());
+    visual.push_back(torch::empty({rows, index.visual_dim}, torch::kFloat32));
+    if (index.audio_dim > 0) audio.push_back(torch::empty({rows, index.audio_dim}, torch::kFloat32));
+  }
+  index.copy_features(place, visual, audio);
+  for (const auto& [split, number] : split_number) {
     data::VideoSplit& s = dataset.video_splits[split];
-    const auto& rows = rows_of_split[split];
-    report.per_split[split] = static_cast<int64_t>(rows.size());
-    report.videos += static_cast<int64_t>(rows.size());
-    const torch::Tensor row_index = torch::tensor(rows, torch::kInt64);
-    s.visual = rows.empty() ? torch::empty({0, visual.size(1)}) : visual.index_select(0, row_index);
-    if (audio.defined()) s.audio = rows.empty() ? torch::empty({0, audio.size(1)}) : audio.index_select(0, row_index);
-    s.labels = torch::tensor(labels_of_split[split], torch::kInt64);
+    const std::vector<int64_t>& labels = labels_of_split[static_cast<size_t>(number)];
+    report.per_split[split] = static_cast<int64_t>(labels.size());
+    report.videos += static_cast<int64_t>(labels.size());
+    s.visual = visual[static_cast<size_t>(number)];
+    if (index.audio_dim > 0) s.audio = audio[static_cast<size_t>(number)];
+    s.labels = torch::tensor(labels, torch::kInt64);
   }
   data::validate_dataset(dataset, out.string());
   data::save_dataset(dataset, out, replace_existing);

@@ -263,10 +263,15 @@ class Unpickler {
   }
 
   void push_global(std::string name) {
+    // A global is one Python object however often it is named; writers that do not memoize
+    // (ours, per array) repeat it, and one value then serves every occurrence.
+    if (const auto seen = globals_.find(name); seen != globals_.end()) return push(seen->second);
     bool allowed = options_.torch_archive && storage_descr(name) != nullptr;
     for (const AllowedGlobal& g : kAllowedGlobals) allowed |= name == g.name && (!g.torch_only || options_.torch_archive);
     if (!allowed && !options_.placeholders) fail("global '" + name + "' is not allowed");
-    push(add_owned_text(allowed ? PyKind::kGlobal : PyKind::kObject, std::move(name)));
+    const PyIndex index = add_owned_text(allowed ? PyKind::kGlobal : PyKind::kObject, std::move(name));
+    if (allowed) globals_.emplace(doc_.values_[index].text, index);  // a view of the document's own copy
+    push(index);
   }
   // An inert stand-in for what a call of a placeholder class would have made.
   PyIndex placeholder(std::string_view class_name) { return add_text(PyKind::kObject, class_name); }
@@ -706,6 +711,7 @@ class Unpickler {
   std::vector<PyIndex> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, PyIndex> memo_;
+  std::unordered_map<std::string_view, PyIndex> globals_;  // allowed globals by name
 };
 
 PickleDocument parse_pickle(std::string_view data, const std::string& source, const PickleOptions& options) {

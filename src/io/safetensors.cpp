@@ -185,11 +185,17 @@ const SafetensorsEntry& SafetensorsFile::entry(const std::string& name) const {
   return it->second;
 }
 
+std::string_view SafetensorsFile::bytes(const std::string& name) const {
+  const SafetensorsEntry& e = entry(name);
+  return {reinterpret_cast<const char*>(data_ + e.begin), static_cast<size_t>(e.end - e.begin)};
+}
+
 torch::Tensor SafetensorsFile::tensor(const std::string& name) const {
   const SafetensorsEntry& e = entry(name);
   const auto type = safetensors_dtype_to_torch(e.dtype);
   torch::Tensor out = torch::empty(e.shape, torch::TensorOptions().dtype(type));
-  if (e.end > e.begin) std::memcpy(out.data_ptr(), data_ + e.begin, e.end - e.begin);
+  const std::string_view data = bytes(name);
+  if (!data.empty()) std::memcpy(out.data_ptr(), data.data(), data.size());
   return out;
 }
 

@@ -9,14 +9,17 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <memory>
 #include <set>
 #include <stdexcept>
 
 #include "avgzsl/io/atomic_file.h"
 #include "avgzsl/io/csv_table.h"
+#include "avgzsl/io/mapped_file.h"
 #include "avgzsl/io/numpy_file.h"
 #include "avgzsl/io/pickle_writer.h"
 #include "avgzsl/io/python_pickle.h"
+#include "avgzsl/util/float_values.h"
 
 #include <c10/util/Half.h>
 
@@ -135,9 +138,9 @@ std::string float_dtype_name(const std::string& descr) {
 }
 
 // Element `i` of little- or big-endian float data of `size` bytes, as a double.
-double float_element(std::string_view data, int64_t i, int64_t size, bool big_endian) {
+double float_element(const char* data, int64_t i, int64_t size, bool big_endian) {
   unsigned char b[8];
-  std::memcpy(b, data.data() + i * size, static_cast<size_t>(size));
+  std::memcpy(b, data + i * size, static_cast<size_t>(size));
   if (big_endian) std::reverse(b, b + size);
   if (size == 2) {
     uint16_t bits;
@@ -154,84 +157,132 @@ double float_element(std::string_view data, int64_t i, int64_t size, bool big_en
   return d;
 }
 
-// Appends one vector (1-D, or [1, D]) of float16, float32 or float64 to `out` as float32,
-// checking dtype, size and values; records the stored dtype in `dtypes`.
-void append_vector(const io::PickleDocument& doc, io::PyIndex index, int64_t& dim, std::vector<float>& out,
-                   const std::string& what, std::set<std::string>& dtypes) {
-  const io::PyValue& a = doc.expect(index, io::PyKind::kArray, what);
+// Names a vector in an error message; called only when there is an error.
+using VectorName = std::function<std::string()>;
+
+// One stored vector: where its values lie in a file's bytes, and how they are stored.
+struct StoredVector {
+  const char* data = nullptr;
+  int64_t item = 4;  // bytes per value: 2, 4 or 8
+  bool big_endian = false;
+};
+
+// Checks one pickled vector (1-D, or [1, D]) of float16, float32 or float64 without touching its
+// values: dtype, shape, and length `dim` (set by the first vector); records the stored dtype in
+// `dtypes`.
+StoredVector stored_vector(const io::PickleDocument& doc, io::PyIndex index, int64_t& dim, const VectorName& what,
+                           std::set<std::string>& dtypes) {
+  const io::PyValue& a = doc.at(index);
+  if (a.kind != io::PyKind::kArray) doc.expect(index, io::PyKind::kArray, what());  // throws naming it
   const int64_t item = float_item_size(a.dtype);
   if (item == 0) {
-    throw std::runtime_error(doc.source() + ": " + what + " has dtype " + a.dtype + ", expected float32 (or float16, float64)");
+    throw std::runtime_error(doc.source() + ": " + what() + " has dtype " + a.dtype + ", expected float32 (or float16, float64)");
   }
   if (!(a.shape.size() == 1 || (a.shape.size() == 2 && a.shape[0] == 1))) {
-    throw std::runtime_error(doc.source() + ": " + what + " is not a vector (" + std::to_string(a.shape.size()) + "-D)");
+    throw std::runtime_error(doc.source() + ": " + what() + " is not a vector (" + std::to_string(a.shape.size()) + "-D)");
   }
   const int64_t n = a.shape.back();
   if (dim == 0) dim = n;
   if (n != dim || n == 0) {
-    throw std::runtime_error(doc.source() + ": " + what + " has " + std::to_string(n) + " values, expected " + std::to_string(dim));
+    throw std::runtime_error(doc.source() + ": " + what() + " has " + std::to_string(n) + " values, expected " + std::to_string(dim));
   }
   dtypes.insert(float_dtype_name(a.dtype));
-  const size_t start = out.size();
-  out.resize(start + static_cast<size_t>(n));
-  const bool big_endian = a.dtype[0] == '>';
-  if (item == 4 && !big_endian) {
-    std::memcpy(out.data() + start, a.text.data(), static_cast<size_t>(n) * sizeof(float));  // the common case: one copy
-  } else {
-    for (int64_t i = 0; i < n; ++i) {
-      const double v = float_element(a.text, i, item, big_endian);
-      if (std::isfinite(v) && std::abs(v) > std::numeric_limits<float>::max()) {
-        throw std::runtime_error(doc.source() + ": " + what + " holds " + fmt::format("{:g}", v) +
-                                 ", outside float32's range");
-      }
-      out[start + static_cast<size_t>(i)] = static_cast<float>(v);
-    }
-  }
-  for (size_t i = start; i < out.size(); ++i) {
-    if (!std::isfinite(out[i])) throw std::runtime_error(doc.source() + ": " + what + " holds NaN or Inf");
-  }
+  return {a.text.data(), item, a.dtype[0] == '>'};
 }
 
-// One <Class>.pkl: {features: [vector, ...], video_names: [str|bytes, ...], fps: [int, ...]}.
+// Writes a stored vector's `dim` values to `out` as float32, checking that each is finite and,
+// stored wider, within float32's range. `source` and `what` name it in the error.
+void copy_vector(const StoredVector& v, int64_t dim, float* out, const std::string& source, const VectorName& what) {
+  if (v.item == 4 && !v.big_endian) {
+    std::memcpy(out, v.data, static_cast<size_t>(dim) * sizeof(float));  // the common case: one copy
+  } else {
+    for (int64_t i = 0; i < dim; ++i) {
+      const double x = float_element(v.data, i, v.item, v.big_endian);
+      if (std::isfinite(x) && std::abs(x) > std::numeric_limits<float>::max()) {
+        throw std::runtime_error(source + ": " + what() + " holds " + fmt::format("{:g}", x) + ", outside float32's range");
+      }
+      out[i] = static_cast<float>(x);
+    }
+  }
+  if (util::first_non_finite(out, dim) >= 0) throw std::runtime_error(source + ": " + what() + " holds NaN or Inf");
+}
+
+// One <Class>.pkl: {features: [vector, ...], video_names: [str|bytes, ...], fps: [int, ...]},
+// mapped; its vectors are copied out by copy_class_file once the split's size is known.
 struct ClassFile {
+  io::MappedFile file;
   std::vector<std::string> names;
-  std::vector<float> values;  // names.size() x dim
+  std::vector<StoredVector> vectors;  // one per name, inside `file`
   int64_t unnamed_extra = 0;  // names beyond the features (dropped, as read_features pairs by position)
+  // Kept only where vectors lie in bytes the parser decoded (protocol 2 stores array data as
+  // latin-1 text), not in the file.
+  std::unique_ptr<const io::PickleDocument> decoded;
+
+  std::string what(size_t i) const {
+    std::string text = "feature " + std::to_string(i);
+    if (i < names.size()) text += " (video '" + names[i] + "')";
+    return text;
+  }
 };
 
 ClassFile read_class_file(const fs::path& path, int64_t& dim, int64_t& bytes_read, std::set<std::string>& dtypes) {
-  const std::string data = io::read_file(path);
+  ClassFile file{io::MappedFile(path), {}, {}, 0, nullptr};
+  const std::string_view data = file.file.bytes();
   bytes_read += static_cast<int64_t>(data.size());
-  const io::PickleDocument doc = io::parse_pickle(data, path.string());
+  io::PickleDocument doc = io::parse_pickle(data, path.string());
   const io::PyValue& dict = doc.expect(doc.root(), io::PyKind::kDict, "the pickled object");
-  ClassFile file;
   const io::PyIndex features = doc.get(dict, "features");
   const io::PyValue& fv = doc.at(features);
   if (fv.kind == io::PyKind::kArray && fv.shape.size() == 2 && float_item_size(fv.dtype) > 0) {
     throw std::runtime_error(path.string() + ": 'features' is one 2-D array; expected a list of vectors");
   }
   const std::vector<io::PyIndex>& vectors = doc.sequence(features, "'features'");
-  if (dim > 0 && vectors.size() <= data.size() / (static_cast<size_t>(dim) * sizeof(float))) {
-    file.values.reserve(vectors.size() * static_cast<size_t>(dim));  // no regrowth on the hot path
-  }
   const std::vector<io::PyIndex>& names = doc.sequence(doc.get(dict, "video_names"), "'video_names'");
+  const size_t named = std::min(names.size(), vectors.size());
+  file.names.reserve(named);
+  for (size_t i = 0; i < named; ++i) file.names.emplace_back(doc.text(names[i], "video name " + std::to_string(i)));
+  file.vectors.reserve(vectors.size());
+  uint64_t stored_bytes = 0;
   for (size_t i = 0; i < vectors.size(); ++i) {
-    std::string what = "feature " + std::to_string(i);
-    if (i < names.size()) what += " (video '" + std::string(doc.text(names[i], "video name " + std::to_string(i))) + "')";
-    append_vector(doc, vectors[i], dim, file.values, what, dtypes);
+    file.vectors.push_back(stored_vector(doc, vectors[i], dim, [&] { return file.what(i); }, dtypes));
+    stored_bytes += static_cast<uint64_t>(dim * file.vectors.back().item);
   }
   // A real file stores every vector's bytes; one array referenced many times would let a small
   // file claim unbounded memory.
-  if (file.values.size() * sizeof(float) > data.size()) {
+  if (stored_bytes > data.size()) {
     throw std::runtime_error(path.string() + ": more feature data than the file holds (one array referenced many times?)");
   }
   if (names.size() < vectors.size()) {
     throw std::runtime_error(path.string() + ": " + std::to_string(vectors.size()) + " features but only " +
                              std::to_string(names.size()) + " video names");
   }
-  for (size_t i = 0; i < vectors.size(); ++i) file.names.emplace_back(doc.text(names[i], "video name " + std::to_string(i)));
   file.unnamed_extra = static_cast<int64_t>(names.size() - vectors.size());
+  const auto in_file = [&](const StoredVector& v) { return v.data >= data.data() && v.data < data.data() + data.size(); };
+  if (!std::all_of(file.vectors.begin(), file.vectors.end(), in_file)) {
+    file.decoded = std::make_unique<const io::PickleDocument>(std::move(doc));  // moving keeps its strings in place
+  }
   return file;
+}
+
+// Copies a class file's vectors as rows of `dim` floats from `out` on and returns the end; with
+// `out` null, only checks their values (a class the split leaves out).
+float* copy_class_file(const ClassFile& f, int64_t dim, float* out) {
+  f.file.check_size();  // mapped during the first pass: a file truncated since would raise SIGBUS
+  const std::string source = f.file.path().string();
+  std::vector<float> scratch(out == nullptr ? static_cast<size_t>(dim) : 0);
+  for (size_t i = 0; i < f.vectors.size(); ++i) {
+    copy_vector(f.vectors[i], dim, out == nullptr ? scratch.data() : out, source, [&] { return f.what(i); });
+    if (out != nullptr) out += dim;
+  }
+  return out;
+}
+
+// The reference asserts that a class's audio and video files list the same videos.
+void check_same_videos(const ClassFile& video, const ClassFile& audio) {
+  if (video.names != audio.names) {
+    throw std::runtime_error(audio.file.path().string() + ": lists other videos than " + video.file.path().string() + " (" +
+                             std::to_string(audio.names.size()) + " vs " + std::to_string(video.names.size()) + ")");
+  }
 }
 
 // The class files of one split folder, sorted by file name.
@@ -257,28 +308,30 @@ struct TextEmbeddings {
 
 TextEmbeddings read_text_embeddings(const fs::path& path, int64_t& bytes_read, std::set<std::string>& dtypes) {
   if (!fs::is_regular_file(path)) throw std::runtime_error(path.string() + ": file not found");
-  const std::string data = io::read_file(path);
-  bytes_read += static_cast<int64_t>(data.size());
-  const io::NpyObject npy = io::parse_npy_object(data, path.string());
+  const io::MappedFile file(path);
+  bytes_read += static_cast<int64_t>(file.size());
+  const io::NpyObject npy = io::parse_npy_object(file.bytes(), path.string());
   const io::PickleDocument& doc = npy.document;
   const io::PyValue& dict = doc.expect(npy.item, io::PyKind::kDict, "the saved object");
-  std::vector<std::pair<std::string, std::vector<float>>> entries;
+  std::vector<std::pair<std::string, StoredVector>> entries;
   TextEmbeddings text;
+  uint64_t stored_bytes = 0;
   for (size_t i = 0; i + 1 < dict.items.size(); i += 2) {
     std::string key(doc.text(dict.items[i], "a key"));
-    std::vector<float> v;
-    append_vector(doc, dict.items[i + 1], text.dim, v, "the embedding of '" + key + "'", dtypes);
-    entries.emplace_back(std::move(key), std::move(v));
+    const auto what = [&] { return "the embedding of '" + key + "'"; };
+    entries.emplace_back(key, stored_vector(doc, dict.items[i + 1], text.dim, what, dtypes));
+    stored_bytes += static_cast<uint64_t>(text.dim * entries.back().second.item);
   }
   if (entries.empty()) throw std::runtime_error(path.string() + ": no embeddings");
-  if (entries.size() * static_cast<size_t>(text.dim) * sizeof(float) > data.size()) {
+  if (stored_bytes > file.size()) {
     throw std::runtime_error(path.string() + ": more embedding data than the file holds (one array referenced many times?)");
   }
   std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (auto& [key, v] : entries) {
+  for (auto& [key, stored] : entries) {
     if (!text.keys.empty() && text.keys.back() == key) throw std::runtime_error(path.string() + ": key '" + key + "' appears twice");
+    std::vector<float>& v = text.vectors.emplace_back(static_cast<size_t>(text.dim));
+    copy_vector(stored, text.dim, v.data(), path.string(), [&] { return "the embedding of '" + key + "'"; });
     text.keys.push_back(key);
-    text.vectors.push_back(std::move(v));
   }
   return text;
 }
@@ -456,18 +509,17 @@ ClipClapImport import_clipclap_release(const ClipClapImportOptions& options,
       ClassFile a = read_class_file(audio_path, ds.audio_dim, result.bytes_read, result.stored_dtypes.audio);
       done += 2;
       if (progress) progress(done, total);
-      if (v.names != a.names) {
-        throw std::runtime_error(audio_path.string() + ": lists other videos than " + video_path.string() + " (" +
-                                 std::to_string(a.names.size()) + " vs " + std::to_string(v.names.size()) + ")");
-      }
       if (!keep.count(id)) {
+        copy_class_file(v, ds.visual_dim, nullptr);
+        copy_class_file(a, ds.audio_dim, nullptr);
+        check_same_videos(v, a);
         dropped_videos += static_cast<int64_t>(v.names.size());
         ++dropped_classes;
         continue;
       }
       extra_names += v.unnamed_extra;
       labels.insert(labels.end(), v.names.size(), id);
-      for (std::string& name : v.names) split.video_ids.push_back(std::move(name));
+      split.video_ids.insert(split.video_ids.end(), v.names.begin(), v.names.end());  // kept for error messages
       kept.emplace_back(std::move(v), std::move(a));
     }
     if (dropped_classes > 0) {
@@ -480,16 +532,15 @@ ClipClapImport import_clipclap_release(const ClipClapImportOptions& options,
     }
     const auto n = static_cast<int64_t>(labels.size());
     if (n == 0) throw std::runtime_error((feature_dir / "video" / folder).string() + ": no videos of the split's classes");
-    // One allocation per tensor, one copy per value.
+    // One allocation per tensor; each value is copied once, from the mapped file into its row.
     split.visual = torch::empty({n, ds.visual_dim}, torch::kFloat32);
     split.audio = torch::empty({n, ds.audio_dim}, torch::kFloat32);
     float* visual_out = split.visual.data_ptr<float>();
     float* audio_out = split.audio.data_ptr<float>();
-    for (auto& [v, a] : kept) {
-      visual_out = std::copy(v.values.begin(), v.values.end(), visual_out);
-      audio_out = std::copy(a.values.begin(), a.values.end(), audio_out);
-      std::vector<float>().swap(v.values);  // release as we go: peak memory stays near one copy
-      std::vector<float>().swap(a.values);
+    for (const auto& [v, a] : kept) {
+      visual_out = copy_class_file(v, ds.visual_dim, visual_out);
+      check_same_videos(v, a);  // before the audio rows: a file listing more videos would overrun them
+      audio_out = copy_class_file(a, ds.audio_dim, audio_out);
     }
     split.labels = torch::from_blob(labels.data(), {n}, torch::kInt64).clone();
     ds.video_splits[folder] = std::move(split);

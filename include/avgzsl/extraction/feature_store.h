@@ -81,6 +81,8 @@ class FeatureStore {
                    const std::vector<FailedVideo>& failures);
   // Every chunk, merged and sorted; throws naming the chunk file when one is corrupt.
   StoreContents read_all() const;
+  // The finished chunk files, in the order they were written.
+  std::vector<std::filesystem::path> chunk_files() const;
 
   bool has_class_text() const;
   // `clap_text` undefined for a visual-only job.
@@ -90,7 +92,6 @@ class FeatureStore {
 
  private:
   FeatureStore(std::filesystem::path dir, nlohmann::json job, ShardSpec shard, int64_t videos);
-  std::vector<std::filesystem::path> chunk_files() const;
 
   std::filesystem::path dir_;
   nlohmann::json job_;

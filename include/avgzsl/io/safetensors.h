@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -44,6 +45,9 @@ class SafetensorsFile {
   const SafetensorsEntry& entry(const std::string& name) const;
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
+  // The tensor's bytes in place, in its on-disk dtype and layout (row-major, little-endian),
+  // without a copy: valid while this object lives. For streaming rows into a larger tensor.
+  std::string_view bytes(const std::string& name) const;
   // A copy of the tensor in its on-disk dtype (owned memory; the file may be closed after).
   torch::Tensor tensor(const std::string& name) const;
   // A copy converted to `dtype`; refuses conversions that change the kind (float <-> integer)
