@@ -61,8 +61,8 @@ double matmul_rate() {
 }
 
 template <typename Optimizer>
-void BM_MethodStep(benchmark::State& state, const gzsl::MethodSpec* spec) {
-  bench::MethodStepSetup<Optimizer> setup(*spec);
+void BM_MethodStep(benchmark::State& state, const gzsl::MethodSpec* spec, int torch_threads) {
+  bench::MethodStepSetup<Optimizer> setup(*spec, torch_threads);
   for (int warmup = 0; warmup < 5; ++warmup) setup.run();
   const double flops = matmul_flops([&] { setup.run(); });
   for (auto _ : state) benchmark::DoNotOptimize(setup.run());
@@ -79,7 +79,7 @@ void BM_MethodStep(benchmark::State& state, const gzsl::MethodSpec* spec) {
 // the beta search) on a UCF-size split: 1,500 videos, 30 seen and 21 unseen classes. Next to the
 // step's time it says what evaluation costs in an epoch (300 steps, one validation).
 void BM_ValidationPass(benchmark::State& state, const gzsl::MethodSpec* spec) {
-  bench::MethodStepSetup<nn::FusedAdam> setup(*spec);
+  bench::MethodStepSetup<nn::FusedAdam> setup(*spec, /*torch_threads=*/0);   // evaluation keeps every core
   for (int step = 0; step < 5; ++step) setup.run();
   data::EvaluationSet validation;
   validation.inputs = torch::randn({1500, bench::kVisual + bench::kAudio}).abs();
@@ -91,7 +91,7 @@ void BM_ValidationPass(benchmark::State& state, const gzsl::MethodSpec* spec) {
 // One benchmark per method, named after it.
 const bool registered = [] {
   for (const auto& spec : gzsl::all_methods()) {
-    benchmark::RegisterBenchmark(("BM_MethodStep/" + spec.name).c_str(), BM_MethodStep<nn::FusedAdam>, &spec)
+    benchmark::RegisterBenchmark(("BM_MethodStep/" + spec.name).c_str(), BM_MethodStep<nn::FusedAdam>, &spec, 1)
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime()
         ->MinTime(2.0);
@@ -101,7 +101,13 @@ const bool registered = [] {
       ->UseRealTime();
   // The baseline of the optimiser: the same ClipClap step with LibTorch's own Adam.
   benchmark::RegisterBenchmark("BM_MethodStepLibTorchAdam/clipclap", BM_MethodStep<torch::optim::Adam>,
-                               &gzsl::method_spec("clipclap"))
+                               &gzsl::method_spec("clipclap"), 1)
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime()
+      ->MinTime(2.0);
+  // The baseline of the thread split: LibTorch's element-wise work on every core too.
+  benchmark::RegisterBenchmark("BM_MethodStepAllTorchThreads/clipclap", BM_MethodStep<nn::FusedAdam>,
+                               &gzsl::method_spec("clipclap"), 0)
       ->Unit(benchmark::kMillisecond)
       ->UseRealTime()
       ->MinTime(2.0);

@@ -11,15 +11,19 @@
 #include "avgzsl/gzsl/method_registry.h"
 #include "avgzsl/nn/fused_adam.h"
 #include "avgzsl/training/stage_training.h"
+#include "avgzsl/util/threads.h"
 
 namespace avgzsl::bench {
 
 constexpr int64_t kBatch = 64, kVisual = 512, kAudio = 1024, kText = 1536, kTrainClasses = 30, kVideos = 3000;
 
 // `Optimizer`: nn::FusedAdam (what training uses) or torch::optim::Adam (the baseline).
+// `torch_threads`: LibTorch's intra-op threads during the steps, 1 as in training
+// (util::ScopedTorchThreads); 0 keeps every core.
 template <typename Optimizer = nn::FusedAdam>
 struct MethodStepSetup {
-  explicit MethodStepSetup(const gzsl::MethodSpec& spec) {
+  explicit MethodStepSetup(const gzsl::MethodSpec& spec, int torch_threads = 1)
+      : threads(torch_threads > 0 ? std::make_unique<util::ScopedTorchThreads>(torch_threads) : nullptr) {
     torch::manual_seed(0);
     train.inputs = torch::randn({kVideos, kVisual + kAudio}).abs();
     train.labels = torch::randint(0, kTrainClasses, {kVideos}, torch::kInt64);
@@ -35,6 +39,7 @@ struct MethodStepSetup {
   }
   double run() { return step->run(sampler->next_batch(kBatch)).total; }
 
+  std::unique_ptr<util::ScopedTorchThreads> threads;
   data::TrainingSet train;
   torch::Tensor class_text;
   std::shared_ptr<gzsl::Method> model;

@@ -9,7 +9,7 @@
 // The profiler adds its own cost to every operator call, so the unprofiled time of the same
 // steps is printed too: read the phases as shares, not as absolute times. --threads sets both
 // LibTorch's and OpenBLAS's threads as `avgzsl train --threads` does; --torch-threads then sets
-// LibTorch's alone.
+// LibTorch's alone during the steps (default 1, as training does; 0: all of --threads).
 #include <fmt/format.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
 
@@ -98,8 +98,8 @@ Profile summarise(const prof::thread_event_lists& threads) {
 }
 
 template <typename Optimizer>
-void profile(const gzsl::MethodSpec& spec, int steps) {
-  bench::MethodStepSetup<Optimizer> setup(spec);
+void profile(const gzsl::MethodSpec& spec, int steps, int torch_threads) {
+  bench::MethodStepSetup<Optimizer> setup(spec, torch_threads);
   for (int i = 0; i < 10; ++i) setup.run();
   const auto started = std::chrono::steady_clock::now();
   for (int i = 0; i < steps; ++i) setup.run();
@@ -111,7 +111,7 @@ void profile(const gzsl::MethodSpec& spec, int steps) {
   for (int i = 0; i < steps; ++i) setup.run();
   const Profile p = summarise(prof::disableProfilerLegacy());
 
-  fmt::print("{} step, batch {}, {} threads: {:.2f} ms unprofiled, {:.2f} ms profiled (per step, mean of {})\n\n",
+  fmt::print("{} step, batch {}, {} LibTorch threads: {:.2f} ms unprofiled, {:.2f} ms profiled (per step, mean of {})\n\n",
              spec.name, bench::kBatch, at::get_num_threads(), plain_ms, p.step_us / 1e3 / steps, steps);
   fmt::print("{:<12} {:>9} {:>7} {:>10} {:>12} {:>10}\n", "phase", "ms/step", "share", "ops/step", "allocs/step",
              "MB/step");
@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
   util::restart_with_passive_openmp(argv);
   util::keep_freed_tensor_memory();
   std::string method = "clipclap";
-  int steps = 100, threads = 0, torch_threads = 0;
+  int steps = 100, threads = 0, torch_threads = 1;
   bool libtorch_adam = false;
   std::vector<std::string> positional;
   for (int i = 1; i < argc; ++i) {
@@ -150,13 +150,12 @@ int main(int argc, char** argv) {
   }
   try {
     util::configure_threads(threads);
-    if (torch_threads > 0) at::set_num_threads(torch_threads);   // LibTorch's own pool alone, BLAS unchanged
     if (!positional.empty()) method = positional[0];
     if (positional.size() > 1) steps = std::stoi(positional[1]);
     if (steps < 1) throw std::invalid_argument("STEPS must be at least 1");
     const gzsl::MethodSpec& spec = gzsl::method_spec(method);
-    if (libtorch_adam) profile<torch::optim::Adam>(spec, steps);
-    else profile<nn::FusedAdam>(spec, steps);
+    if (libtorch_adam) profile<torch::optim::Adam>(spec, steps, torch_threads);
+    else profile<nn::FusedAdam>(spec, steps, torch_threads);
   } catch (const std::exception& e) {
     fmt::print(stderr, "avgzsl_step_profile: {}\n", e.what());
     return 1;

@@ -1,4 +1,6 @@
 // The protocol end to end on the synthetic test bed at reduced size.
+#include <ATen/Parallel.h>
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -8,6 +10,7 @@
 #include "avgzsl/training/ablation.h"
 #include "avgzsl/training/protocol.h"
 #include "avgzsl/training/stage_training.h"
+#include "avgzsl/util/threads.h"
 #include "test_support.h"
 
 namespace avgzsl::training {
@@ -54,6 +57,21 @@ TEST(StageTraining, BestEpochStateIsTheModelOfThatEpoch) {
   const metrics::GzslScores again = training::search_beta(*best, sets.validation, sets.class_text);
   EXPECT_EQ(again.hm, r.epochs[r.best_epoch].validation.hm);
   EXPECT_EQ(again.beta, r.epochs[r.best_epoch].validation.beta);
+}
+
+TEST(ScopedTorchThreads, SetsLibTorchsPoolForItsScopeAndLeavesTheBlasAlone) {
+  using GetThreads = int (*)();
+  const auto blas_threads = reinterpret_cast<GetThreads>(::dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  const int before = at::get_num_threads();
+  util::configure_threads(2);
+  {
+    const util::ScopedTorchThreads one(1);
+    EXPECT_EQ(at::get_num_threads(), 1);
+    if (blas_threads != nullptr) EXPECT_EQ(blas_threads(), 2);
+  }
+  EXPECT_EQ(at::get_num_threads(), 2);
+  if (blas_threads != nullptr) EXPECT_EQ(blas_threads(), 2);
+  util::configure_threads(before);
 }
 
 // Full protocol on the synthetic benchmark (paper dimensions, fewer videos and batches).

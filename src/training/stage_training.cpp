@@ -12,6 +12,7 @@
 #include "avgzsl/nn/fused_adam.h"
 #include "avgzsl/nn/plateau_scheduler.h"
 #include "avgzsl/util/progress.h"
+#include "avgzsl/util/threads.h"
 
 namespace avgzsl::training {
 
@@ -167,16 +168,19 @@ StageResult train_stage(int stage, const data::TrainingSet& train, const data::E
     record.learning_rate = scheduler.learning_rate();
     model.train();
     double total = 0;
-    for (int b = 0; b < config.batches_per_epoch; ++b) {
-      const StepLosses loss = step.run(sampler.next_batch(config.batch_size));
-      total += loss.total;
-      if (record.terms.empty()) {
-        for (const auto& [name, value] : loss.terms) record.terms.emplace_back(name, 0.0);
-      }
-      for (size_t t = 0; t < loss.terms.size() && t < record.terms.size(); ++t) record.terms[t].second += loss.terms[t].second;
-      if (progress.enabled()) {
-        progress.update(static_cast<int64_t>(epoch) * config.batches_per_epoch + b + 1,
-                        fmt::format("epoch {}/{} loss {:.4f}", epoch + 1, epochs, total / (b + 1)));
+    {
+      const util::ScopedTorchThreads small_ops_on_one_thread(1);
+      for (int b = 0; b < config.batches_per_epoch; ++b) {
+        const StepLosses loss = step.run(sampler.next_batch(config.batch_size));
+        total += loss.total;
+        if (record.terms.empty()) {
+          for (const auto& [name, value] : loss.terms) record.terms.emplace_back(name, 0.0);
+        }
+        for (size_t t = 0; t < loss.terms.size() && t < record.terms.size(); ++t) record.terms[t].second += loss.terms[t].second;
+        if (progress.enabled()) {
+          progress.update(static_cast<int64_t>(epoch) * config.batches_per_epoch + b + 1,
+                          fmt::format("epoch {}/{} loss {:.4f}", epoch + 1, epochs, total / (b + 1)));
+        }
       }
     }
     const double n = config.batches_per_epoch;

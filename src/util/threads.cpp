@@ -21,6 +21,15 @@ namespace {
 void set_blas_threads(int threads) {
   using SetThreads = void (*)(int);
   if (auto* set = reinterpret_cast<SetThreads>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(threads);
+  // Official LibTorch builds use MKL, whose count at::set_num_threads also sets.
+  if (auto* set = reinterpret_cast<SetThreads>(::dlsym(RTLD_DEFAULT, "MKL_Set_Num_Threads"))) set(threads);
+}
+
+int blas_threads() {
+  using GetThreads = int (*)();
+  if (auto* get = reinterpret_cast<GetThreads>(::dlsym(RTLD_DEFAULT, "openblas_get_num_threads"))) return get();
+  if (auto* get = reinterpret_cast<GetThreads>(::dlsym(RTLD_DEFAULT, "MKL_Get_Max_Threads"))) return get();
+  return 0;
 }
 
 }  // namespace
@@ -31,6 +40,18 @@ int configure_threads(int threads) {
   at::set_num_threads(threads);
   set_blas_threads(threads);
   return threads;
+}
+
+ScopedTorchThreads::ScopedTorchThreads(int threads) : previous_(at::get_num_threads()), blas_threads_(blas_threads()) {
+  if (threads == previous_) return;
+  at::set_num_threads(threads);
+  if (blas_threads_ > 0) set_blas_threads(blas_threads_);
+}
+
+ScopedTorchThreads::~ScopedTorchThreads() {
+  if (at::get_num_threads() == previous_) return;
+  at::set_num_threads(previous_);
+  if (blas_threads_ > 0) set_blas_threads(blas_threads_);
 }
 
 void restart_with_passive_openmp(char** argv) {

@@ -10,6 +10,23 @@ namespace avgzsl::util {
 // 2-core machine. Executables therefore call restart_with_passive_openmp first.
 int configure_threads(int threads);
 
+// Within its scope LibTorch's own intra-op pool runs `threads` threads while the BLAS keeps the
+// count it had. Training steps run under ScopedTorchThreads(1): their element-wise work is on
+// 64-row tensors, too small to gain from a second thread, and waking one costs more (a ClipClap
+// step 8.5 -> 7.7 ms on 2 cores, docs/performance.md); the products keep every core.
+// at::set_num_threads may rebuild a thread pool: use it around loops, not single steps.
+class ScopedTorchThreads {
+ public:
+  explicit ScopedTorchThreads(int threads);
+  ~ScopedTorchThreads();
+  ScopedTorchThreads(const ScopedTorchThreads&) = delete;
+  ScopedTorchThreads& operator=(const ScopedTorchThreads&) = delete;
+
+ private:
+  int previous_;
+  int blas_threads_;
+};
+
 // libgomp reads OMP_WAIT_POLICY once, when the process starts. Unless the user chose a policy,
 // this sets it to PASSIVE and re-executes the program with the same arguments; it returns only
 // when no restart was needed or the restart failed (then the program runs as it is).
