@@ -13,7 +13,7 @@ int configure_threads(int threads);
 // Within its scope LibTorch's own intra-op pool runs `threads` threads while the BLAS keeps the
 // count it had. Training steps run under ScopedTorchThreads(1): their element-wise work is on
 // 64-row tensors, too small to gain from a second thread, and waking one costs more (a ClipClap
-// step 8.5 -> 7.7 ms on 2 cores, docs/performance.md); the products keep every core.
+// step 8.8 -> 7.8 ms on 2 cores, docs/performance.md); the products keep every core.
 // at::set_num_threads may rebuild a thread pool: use it around loops, not single steps.
 class ScopedTorchThreads {
  public:
